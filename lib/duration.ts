@@ -1,0 +1,67 @@
+/**
+ * Durations and byte sizes as people write them in flags and YAML.
+ *
+ * @module
+ */
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
+
+/**
+ * Parses a duration such as `250ms`, `10s`, `1m`, `1.5h` or a bare number of
+ * seconds (`10`, `0.5`) into milliseconds.
+ *
+ * @returns the duration in milliseconds, or `undefined` when the text is not a duration.
+ */
+export function parseDuration(value: unknown): number | undefined {
+  if (typeof value === "number") {
+    return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
+  }
+  if (typeof value !== "string") return undefined;
+  const match = DURATION_RE.exec(value.trim());
+  if (!match) return undefined;
+  const ms = Number(match[1]) * DURATION_UNITS[match[2] ?? "s"]!;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** Formats milliseconds for people: `850ms`, `12.3s`, `4m 05s`, `2h 10m`. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return "-";
+  if (ms < 1000) return `${ms < 10 ? ms.toFixed(1) : Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
+  const totalSeconds = Math.floor(ms / 1000);
+  if (totalSeconds < 3600) {
+    return `${Math.floor(totalSeconds / 60)}m ${String(totalSeconds % 60).padStart(2, "0")}s`;
+  }
+  const totalMinutes = Math.floor(totalSeconds / 60);
+  return `${Math.floor(totalMinutes / 60)}h ${String(totalMinutes % 60).padStart(2, "0")}m`;
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1000,
+  mb: 1000 ** 2,
+  gb: 1000 ** 3,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
+const SIZE_RE = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i;
+
+/**
+ * Parses a byte size such as `1MiB`, `512KiB`, `2MB` or a bare number of bytes.
+ *
+ * @returns whole bytes, or `undefined` when the text is not a size.
+ */
+export function parseByteSize(value: unknown): number | undefined {
+  if (typeof value === "number") {
+    return Number.isInteger(value) && value >= 0 ? value : undefined;
+  }
+  if (typeof value !== "string") return undefined;
+  const match = SIZE_RE.exec(value.trim());
+  if (!match) return undefined;
+  const unit = SIZE_UNITS[match[2]!.toLowerCase()];
+  if (unit === undefined) return undefined;
+  return Math.floor(Number(match[1]) * unit);
+}

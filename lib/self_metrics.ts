@@ -1,0 +1,151 @@
+/**
+ * The exporter's own metrics (`uptime_exporter_*` and `process_*`), held in a
+ * prom-client registry. Process metrics come from `Deno.memoryUsage()` and
+ * `process.cpuUsage()`, which need no permission: prom-client's default
+ * collectors read /proc, which Deno allows only under `--allow-all`, and
+ * would silently report 0 otherwise.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { Counter, Gauge, Registry } from "prom-client";
+
+/** Seconds since the epoch when this process started. */
+const START_TIME_SECONDS = Math.round(performance.timeOrigin) / 1000;
+
+/** Options of {@linkcode SelfMetrics}. */
+export interface SelfMetricsOptions {
+  /** Version for `build_info`. */
+  version: string;
+  /** Reads the number of configured targets. */
+  targets: () => number;
+  /** Reads the number of checks in flight. */
+  inFlight: () => number;
+  /** Reads the number of checks waiting for a free slot. */
+  waiting: () => number;
+}
+
+/** The self-metrics registry and the handles the app updates. */
+export class SelfMetrics {
+  /** The prom-client registry; render with `registry.metrics()`. */
+  readonly registry: Registry = new Registry();
+  readonly #reloadOk: Gauge;
+  readonly #reloadTs: Gauge;
+  readonly #reloads: Counter;
+  readonly #skipped: Counter;
+
+  constructor(options: SelfMetricsOptions) {
+    const registers = [this.registry];
+    new Gauge({
+      name: "uptime_exporter_build_info",
+      help: "A metric with a constant '1' value labeled by version and Deno version.",
+      labelNames: ["version", "deno"],
+      registers,
+    }).set({ version: options.version, deno: Deno.version.deno }, 1);
+    new Gauge({
+      name: "uptime_exporter_targets",
+      help: "Number of configured targets.",
+      registers,
+      collect() {
+        this.set(options.targets());
+      },
+    });
+    new Gauge({
+      name: "uptime_exporter_checks_in_flight",
+      help: "Checks currently running.",
+      registers,
+      collect() {
+        this.set(options.inFlight());
+      },
+    });
+    new Gauge({
+      name: "uptime_exporter_checks_waiting",
+      help: "Checks due but waiting for a free slot (max_concurrent_checks).",
+      registers,
+      collect() {
+        this.set(options.waiting());
+      },
+    });
+    this.#skipped = new Counter({
+      name: "uptime_exporter_checks_skipped_total",
+      help: "Checks skipped because the previous check of the same target was still running.",
+      registers,
+    });
+    this.#reloadOk = new Gauge({
+      name: "uptime_exporter_config_last_reload_successful",
+      help: "Whether the last configuration reload attempt was successful.",
+      registers,
+    });
+    this.#reloadTs = new Gauge({
+      name: "uptime_exporter_config_last_reload_success_timestamp_seconds",
+      help: "Timestamp of the last successful configuration reload.",
+      registers,
+    });
+    this.#reloads = new Counter({
+      name: "uptime_exporter_config_reloads_total",
+      help: "Configuration reload attempts by outcome.",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.#reloads.inc({ outcome: "success" }, 0);
+    this.#reloads.inc({ outcome: "failure" }, 0);
+
+    const cpu = (pick: (u: NodeJS.CpuUsage) => number) =>
+      function (this: Counter) {
+        this.reset();
+        this.inc(pick(process.cpuUsage()) / 1e6);
+      };
+    new Counter({
+      name: "process_cpu_user_seconds_total",
+      help: "Total user CPU time spent in seconds.",
+      registers,
+      collect: cpu((u) => u.user),
+    });
+    new Counter({
+      name: "process_cpu_system_seconds_total",
+      help: "Total system CPU time spent in seconds.",
+      registers,
+      collect: cpu((u) => u.system),
+    });
+    new Counter({
+      name: "process_cpu_seconds_total",
+      help: "Total user and system CPU time spent in seconds.",
+      registers,
+      collect: cpu((u) => u.user + u.system),
+    });
+    new Gauge({
+      name: "process_resident_memory_bytes",
+      help: "Resident memory size in bytes.",
+      registers,
+      collect() {
+        this.set(Deno.memoryUsage().rss);
+      },
+    });
+    new Gauge({
+      name: "process_heap_bytes",
+      help: "Process heap size (V8 heap used) in bytes.",
+      registers,
+      collect() {
+        this.set(Deno.memoryUsage().heapUsed);
+      },
+    });
+    new Gauge({
+      name: "process_start_time_seconds",
+      help: "Start time of the process since unix epoch in seconds.",
+      registers,
+    }).set(START_TIME_SECONDS);
+  }
+
+  /** Records a reload attempt; `atSeconds` is the epoch time of a success. */
+  reloaded(ok: boolean, atSeconds: number): void {
+    this.#reloadOk.set(ok ? 1 : 0);
+    this.#reloads.inc({ outcome: ok ? "success" : "failure" });
+    if (ok) this.#reloadTs.set(atSeconds);
+  }
+
+  /** Counts a check skipped because its previous run had not finished. */
+  skipped(): void {
+    this.#skipped.inc();
+  }
+}

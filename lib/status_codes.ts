@@ -1,0 +1,53 @@
+/**
+ * Accepted HTTP status codes: a list of codes (`200`), classes (`2xx`) and
+ * ranges (`200-299`).
+ *
+ * @module
+ */
+
+/** Decides whether a final status code counts as up. */
+export interface StatusMatcher {
+  /** The accepted set as written, normalised (`200,2xx,301-308`). */
+  readonly source: string;
+  /** True when `status` is accepted. */
+  test(status: number): boolean;
+}
+
+/**
+ * Parses accepted status codes from a YAML value: a number, a string, or a list
+ * of numbers and strings such as `[2xx, 301]`.
+ *
+ * @returns the matcher, or an error message for the config's problem list.
+ */
+export function parseStatusCodes(value: unknown): StatusMatcher | string {
+  const items = Array.isArray(value)
+    ? value
+    : typeof value === "string"
+    ? value.split(",")
+    : [value];
+  if (items.length === 0) return "must list at least one status code";
+  const ranges: [number, number][] = [];
+  const parts: string[] = [];
+  for (const item of items) {
+    const text = String(item).trim().toLowerCase();
+    let range: [number, number] | undefined;
+    let match: RegExpExecArray | null;
+    if ((match = /^([1-5])xx$/.exec(text))) {
+      const base = Number(match[1]) * 100;
+      range = [base, base + 99];
+    } else if ((match = /^(\d{3})-(\d{3})$/.exec(text))) {
+      range = [Number(match[1]), Number(match[2])];
+    } else if (/^\d{3}$/.test(text)) {
+      range = [Number(text), Number(text)];
+    }
+    if (!range || range[0] < 100 || range[1] > 599 || range[0] > range[1]) {
+      return `'${String(item)}' is not a status code, class (2xx) or range (200-299)`;
+    }
+    ranges.push(range);
+    parts.push(text);
+  }
+  return {
+    source: parts.join(","),
+    test: (status) => ranges.some(([lo, hi]) => status >= lo && status <= hi),
+  };
+}
