@@ -32,7 +32,10 @@ export interface Classified {
 const RULES: [RegExp, CheckResult][] = [
   [/dns error|failed to lookup address|name or service not known|no such host/i, "dns"],
   [/certificate|tls|ssl|handshake|received corrupt message|peer sent/i, "tls"],
-  [/tcp connect error|connection refused|network is unreachable|host is unreachable|are blocked/i, "connect"],
+  [
+    /tcp connect error|connection refused|network is unreachable|host is unreachable|are blocked/i,
+    "connect",
+  ],
   [/error reading a body|body|decod/i, "body"],
 ];
 

@@ -119,7 +119,9 @@ export function parseCli(
     if (!given) continue;
     const ms = parseDuration(given[1]);
     if (ms === undefined || ms <= 0) {
-      problems.push(`${given[0]}: '${given[1]}' is not a positive duration (use e.g. 250ms, 10s, 1m)`);
+      problems.push(
+        `${given[0]}: '${given[1]}' is not a positive duration (use e.g. 250ms, 10s, 1m)`,
+      );
     } else overrides[key] = ms;
   }
   const prefix = pick("metric-prefix", "UPTIME_EXPORTER_METRIC_PREFIX");

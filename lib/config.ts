@@ -399,7 +399,10 @@ function resolveTarget(raw: unknown, path: Path, ctx: TargetContext): TargetConf
       problems.add([...path, "url"], `'${displayUrl}' is not a valid URL`);
     }
     if (parsed && parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-      problems.add([...path, "url"], `scheme '${parsed.protocol}' is not supported (use http or https)`);
+      problems.add(
+        [...path, "url"],
+        `scheme '${parsed.protocol}' is not supported (use http or https)`,
+      );
     } else if (parsed) {
       const split = splitCredentials(raw.url);
       url = split.url;
@@ -522,19 +525,24 @@ function resolveTarget(raw: unknown, path: Path, ctx: TargetContext): TargetConf
   let bodyLimit: number = DEFAULTS.bodyLimit;
   if (bl.value !== undefined) {
     const n = parseByteSize(bl.value);
-    if (n === undefined) problems.add(bl.path, `'${bl.value}' is not a size (use e.g. 64KiB, 1MiB, or bytes)`);
-    else bodyLimit = n;
+    if (n === undefined) {
+      problems.add(bl.path, `'${bl.value}' is not a size (use e.g. 64KiB, 1MiB, or bytes)`);
+    } else bodyLimit = n;
   }
   const ca = pick("tls_ca_file");
-  if (ca.value !== undefined && typeof ca.value !== "string") problems.add(ca.path, "must be a file path");
+  if (ca.value !== undefined && typeof ca.value !== "string") {
+    problems.add(ca.path, "must be a file path");
+  }
   const tlsCaFile = typeof ca.value === "string" ? ca.value : undefined;
 
   // labels: defaults' then the target's own
   const labels: Record<string, string> = {};
-  for (const [source, rawLabels] of [[["defaults"], defaults.labels], [path, raw.labels]] as [
-    Path,
-    unknown,
-  ][]) {
+  for (
+    const [source, rawLabels] of [[["defaults"], defaults.labels], [path, raw.labels]] as [
+      Path,
+      unknown,
+    ][]
+  ) {
     if (rawLabels === undefined) continue;
     const lp = [...source, "labels"];
     if (!isObject(rawLabels)) {
@@ -543,11 +551,16 @@ function resolveTarget(raw: unknown, path: Path, ctx: TargetContext): TargetConf
     }
     for (const [name, value] of Object.entries(rawLabels)) {
       if (!LABEL_NAME_RE.test(name) || name.startsWith("__")) {
-        problems.add([...lp, name], "is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)");
+        problems.add(
+          [...lp, name],
+          "is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)",
+        );
       } else if (RESERVED_LABELS.includes(name)) {
         problems.add([...lp, name], `is reserved (${RESERVED_LABELS.join(", ")})`);
       }
-      if (typeof value === "object" && value !== null) problems.add([...lp, name], "must be a string");
+      if (typeof value === "object" && value !== null) {
+        problems.add([...lp, name], "must be a string");
+      }
       labels[name] = String(value);
     }
   }
@@ -569,6 +582,10 @@ function resolveTarget(raw: unknown, path: Path, ctx: TargetContext): TargetConf
     tlsCaFile,
     labels,
   };
-  const key = JSON.stringify({ ...target, bodyRegex: bodyRegex?.source, validStatusCodes: parsedCodes.source });
+  const key = JSON.stringify({
+    ...target,
+    bodyRegex: bodyRegex?.source,
+    validStatusCodes: parsedCodes.source,
+  });
   return { ...target, key };
 }

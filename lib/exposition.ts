@@ -25,10 +25,12 @@ export function escapeLabelValue(value: string): string {
     : value;
 }
 
-/** Formats a sample value; never NaN or Inf for our series. */
-function num(value: number): string {
+/** Formats a sample value with at most `decimals` decimals; never NaN or Inf. */
+function num(value: number, decimals = 3): string {
   if (!Number.isFinite(value)) return "0";
-  return Number.isInteger(value) ? String(value) : String(Math.round(value * 1000) / 1000);
+  if (Number.isInteger(value)) return String(value);
+  const scale = 10 ** decimals;
+  return String(Math.round(value * scale) / scale);
 }
 
 /** The label set of a target, without braces: `url="…",team="…"`. */
@@ -106,11 +108,13 @@ function renderTarget(
     let cumulative = 0;
     for (let i = 0; i < buckets.length; i++) {
       cumulative += state.buckets[i]!;
-      histogram += `${prefix}_response_seconds_bucket{${labels},le="${buckets[i]}"} ${cumulative}\n`;
+      histogram += `${prefix}_response_seconds_bucket{${labels},le="${
+        buckets[i]
+      }"} ${cumulative}\n`;
     }
     cumulative += state.buckets[buckets.length]!;
     histogram += `${prefix}_response_seconds_bucket{${labels},le="+Inf"} ${cumulative}\n` +
-      `${prefix}_response_seconds_sum{${labels}} ${num(state.sumSeconds)}\n` +
+      `${prefix}_response_seconds_sum{${labels}} ${num(state.sumSeconds, 6)}\n` +
       `${prefix}_response_seconds_count{${labels}} ${cumulative}\n`;
     parts.push(histogram);
   }

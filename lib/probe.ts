@@ -43,7 +43,6 @@ export interface ProbeOptions {
   now?: () => number;
 }
 
-
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /**
@@ -51,7 +50,10 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
  * reads the body up to the body limit, and judges the final response.
  * The target's timeout covers the whole check, body included.
  */
-export async function probe(target: TargetConfig, options: ProbeOptions = {}): Promise<ProbeResult> {
+export async function probe(
+  target: TargetConfig,
+  options: ProbeOptions = {},
+): Promise<ProbeResult> {
   const ownClient = options.client ? undefined : Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
   const client = options.client ?? ownClient!;
   const startedAt = (options.now ?? Date.now)();
@@ -113,7 +115,10 @@ export async function probe(target: TargetConfig, options: ProbeOptions = {}): P
       if (next.protocol !== "http:" && next.protocol !== "https:") {
         return finish("redirect", `redirect to unsupported scheme '${next.protocol}'`);
       }
-      if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === "POST")) {
+      if (
+        response.status === 303 ||
+        ((response.status === 301 || response.status === 302) && method === "POST")
+      ) {
         method = method === "HEAD" ? "HEAD" : "GET";
         body = undefined;
       }
@@ -159,7 +164,9 @@ export async function probe(target: TargetConfig, options: ProbeOptions = {}): P
     if (timedOut) {
       return finish(
         "timeout",
-        `timeout after ${formatDuration(target.timeoutMs)} ${phase === "body" ? "reading the body" : "waiting for a response"}`,
+        `timeout after ${formatDuration(target.timeoutMs)} ${
+          phase === "body" ? "reading the body" : "waiting for a response"
+        }`,
       );
     }
     if (outer?.aborted) return finish("error", "aborted");

@@ -83,7 +83,7 @@ class DueHeap {
 /** Schedules checks of a changing set of targets. */
 export class Scheduler {
   readonly #check: CheckFn;
-  readonly #maxConcurrent: number;
+  #maxConcurrent: number;
   readonly #rampStepMs: number;
   readonly #onSkip?: (target: TargetConfig) => void;
   #slots = new Map<string, Slot>();
@@ -102,6 +102,12 @@ export class Scheduler {
     this.#maxConcurrent = options.maxConcurrent ?? 1000;
     this.#rampStepMs = options.rampStepMs ?? 25;
     this.#onSkip = options.onSkip;
+  }
+
+  /** Changes the limit on checks in flight (e.g. on reload). */
+  setMaxConcurrent(limit: number): void {
+    this.#maxConcurrent = limit;
+    this.#drainWaiting();
   }
 
   /** Checks running now. */

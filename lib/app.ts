@@ -1,0 +1,184 @@
+/**
+ * Wires config → scheduler → probe → results store → exposition → HTTP
+ * handler, and swaps the whole config at once on reload.
+ *
+ * @module
+ */
+
+import type { Config, TargetConfig } from "./config.ts";
+import { Exposition } from "./exposition.ts";
+import { createHandler } from "./handler.ts";
+import { HttpClients } from "./http_clients.ts";
+import type { Logger } from "./log.ts";
+import { probe, type ProbeResult } from "./probe.ts";
+import { ResultsStore } from "./results.ts";
+import { Scheduler } from "./scheduler.ts";
+import { SelfMetrics } from "./self_metrics.ts";
+
+/** Options of {@linkcode App}. */
+export interface AppOptions {
+  logger: Logger;
+  version: string;
+  /** Loads a fresh config for a reload; throws (e.g. ConfigError) when it is bad. */
+  loadConfig: () => Promise<Config>;
+}
+
+/** The running exporter, without the HTTP server and signals (main.ts owns those). */
+export class App {
+  readonly store: ResultsStore = new ResultsStore();
+  readonly selfMetrics: SelfMetrics;
+  readonly exposition: Exposition;
+  readonly scheduler: Scheduler;
+  /** The request handler for `Deno.serve`. */
+  readonly handler: (req: Request) => Promise<Response>;
+  readonly #clients = new HttpClients();
+  readonly #options: AppOptions;
+  #config: Config;
+  #reloading?: Promise<string | undefined>;
+
+  constructor(config: Config, options: AppOptions) {
+    this.#config = config;
+    this.#options = options;
+    this.scheduler = new Scheduler((target, signal) => this.#check(target, signal), {
+      maxConcurrent: config.maxConcurrentChecks,
+      onSkip: (target) => {
+        this.selfMetrics.skipped();
+        options.logger.debug("check skipped: previous check still running", {
+          url: target.displayUrl,
+        });
+      },
+    });
+    this.selfMetrics = new SelfMetrics({
+      version: options.version,
+      targets: () => this.#config.targets.length,
+      inFlight: () => this.scheduler.inFlight,
+      waiting: () => this.scheduler.waiting,
+    });
+    this.exposition = new Exposition(this.store, this.selfMetrics, {
+      prefix: () => this.#config.metricPrefix,
+    });
+    this.handler = createHandler({
+      exposition: this.exposition,
+      store: this.store,
+      reload: () => this.reload(),
+      version: options.version,
+    });
+    options.logger.setSecrets(config.secrets);
+    this.store.applyConfig(config);
+    this.scheduler.setTargets(config.targets);
+    this.selfMetrics.reloaded(true, Date.now() / 1000);
+  }
+
+  /** The config in force. */
+  get config(): Config {
+    return this.#config;
+  }
+
+  /** Starts checking. */
+  start(): void {
+    this.scheduler.start();
+  }
+
+  /**
+   * Loads the config again and swaps it in whole. A bad config is rejected and
+   * the running one stays. Concurrent calls share one reload.
+   *
+   * @returns undefined on success, otherwise why it failed.
+   */
+  reload(): Promise<string | undefined> {
+    this.#reloading ??= this.#reload().finally(() => {
+      this.#reloading = undefined;
+    });
+    return this.#reloading;
+  }
+
+  async #reload(): Promise<string | undefined> {
+    const log = this.#options.logger;
+    let config: Config;
+    try {
+      config = await this.#options.loadConfig();
+    } catch (e) {
+      const message = (e as Error).message;
+      this.selfMetrics.reloaded(false, 0);
+      log.error("config reload failed; keeping the running config", { err: message });
+      return message;
+    }
+    this.apply(config);
+    log.info("config reloaded", { targets: config.targets.length });
+    return undefined;
+  }
+
+  /** Swaps in a validated config. */
+  apply(config: Config): void {
+    const old = this.#config;
+    this.#config = config;
+    this.#options.logger.setSecrets([...new Set([...old.secrets, ...config.secrets])]);
+    this.scheduler.setMaxConcurrent(config.maxConcurrentChecks);
+    // Clients cache CA files by path: drop them so edited CA files are read again.
+    this.#clients.close();
+    this.store.applyConfig(config);
+    this.scheduler.setTargets(config.targets);
+    this.selfMetrics.reloaded(true, Date.now() / 1000);
+  }
+
+  /** Stops checking, aborts checks in flight and closes HTTP clients. */
+  async stop(): Promise<void> {
+    await this.scheduler.stop();
+    this.#clients.close();
+  }
+
+  async #check(target: TargetConfig, signal: AbortSignal): Promise<void> {
+    const log = this.#options.logger;
+    let result: ProbeResult;
+    let client: Deno.HttpClient;
+    try {
+      client = this.#clients.get(target.tlsCaFile);
+    } catch (e) {
+      result = {
+        up: false,
+        result: "tls",
+        statusCode: 0,
+        durationMs: 0,
+        reason: `cannot use tls_ca_file: ${(e as Error).message}`,
+        redirects: 0,
+        bodyBytes: 0,
+        startedAt: Date.now(),
+      };
+      this.#record(target, result);
+      return;
+    }
+    result = await probe(target, { signal, client });
+    if (signal.aborted) return;
+    if (log.enabled("debug")) {
+      log.debug("check", {
+        url: target.displayUrl,
+        result: result.result,
+        status: result.statusCode,
+        ms: Math.round(result.durationMs * 1000) / 1000,
+        reason: result.reason || undefined,
+      });
+    }
+    this.#record(target, result);
+  }
+
+  #record(target: TargetConfig, result: ProbeResult): void {
+    const change = this.store.record(target.key, result, Date.now());
+    if (!change) return;
+    const log = this.#options.logger;
+    if (!result.up) {
+      log.info(change.wasUp === undefined ? "target is down" : "target went down", {
+        url: target.displayUrl,
+        result: result.result,
+        status: result.statusCode || undefined,
+        reason: result.reason,
+      });
+    } else if (change.wasUp === false) {
+      log.info("target came back up", {
+        url: target.displayUrl,
+        ms: Math.round(result.durationMs),
+      });
+    } else {
+      log.debug("target is up", { url: target.displayUrl });
+    }
+  }
+}
