@@ -33,11 +33,18 @@ interface Slot {
   running: boolean;
   waiting: boolean;
   removed: boolean;
+  /** Push order, to break ties between equal due times first-in first-out. */
+  seq: number;
+}
+
+function before(a: Slot, b: Slot): boolean {
+  return a.due < b.due || (a.due === b.due && a.seq < b.seq);
 }
 
 /** A binary min-heap of slots by due time. */
 class DueHeap {
   #items: Slot[] = [];
+  #seq = 0;
   get size(): number {
     return this.#items.length;
   }
@@ -46,11 +53,12 @@ class DueHeap {
   }
   push(slot: Slot): void {
     const a = this.#items;
+    slot.seq = this.#seq++;
     a.push(slot);
     let i = a.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (a[p]!.due <= slot.due) break;
+      if (!before(slot, a[p]!)) break;
       a[i] = a[p]!;
       i = p;
     }
@@ -66,8 +74,8 @@ class DueHeap {
         const l = 2 * i + 1;
         if (l >= a.length) break;
         const r = l + 1;
-        const c = r < a.length && a[r]!.due < a[l]!.due ? r : l;
-        if (a[c]!.due >= last.due) break;
+        const c = r < a.length && before(a[r]!, a[l]!) ? r : l;
+        if (!before(a[c]!, last)) break;
         a[i] = a[c]!;
         i = c;
       }
@@ -134,7 +142,14 @@ export class Scheduler {
         next.set(target.key, existing);
         continue;
       }
-      const slot: Slot = { target, due: 0, running: false, waiting: false, removed: false };
+      const slot: Slot = {
+        target,
+        due: 0,
+        running: false,
+        waiting: false,
+        removed: false,
+        seq: 0,
+      };
       next.set(target.key, slot);
       added.push(slot);
     }
