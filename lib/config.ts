@@ -426,7 +426,12 @@ function resolveTarget(raw: unknown, path: Path, ctx: TargetContext): TargetConf
     return ms;
   };
   const intervalMs = duration("interval", DEFAULTS.intervalMs, ctx.overrides.intervalMs);
-  const timeoutMs = duration("timeout", DEFAULTS.timeoutMs, ctx.overrides.timeoutMs);
+  // Without an explicit timeout, the default never exceeds the interval.
+  const timeoutMs = duration(
+    "timeout",
+    Math.min(DEFAULTS.timeoutMs, intervalMs),
+    ctx.overrides.timeoutMs,
+  );
   if (timeoutMs > intervalMs) {
     problems.add(
       [...path, "timeout"],

@@ -198,7 +198,7 @@ export class Exposition {
   readonly #targets = new TargetExposition();
   readonly #maxAgeMs: number;
   readonly #now: () => number;
-  #cached?: { version: number; prefix: string; body: RenderedBody };
+  #cached?: { version: string; prefix: string; body: RenderedBody };
   #pending?: Promise<RenderedBody>;
   /** Renders done so far (for tests and benchmarks). */
   renders = 0;
@@ -220,7 +220,7 @@ export class Exposition {
     const cached = this.#cached;
     const prefix = this.#prefix();
     if (
-      cached && cached.version === this.#store.version && cached.prefix === prefix &&
+      cached && cached.version === this.#version() && cached.prefix === prefix &&
       this.#now() - cached.body.renderedAt < this.#maxAgeMs
     ) {
       return Promise.resolve(cached.body);
@@ -231,8 +231,13 @@ export class Exposition {
     return this.#pending;
   }
 
+  /** Changes whenever a result or a self metric that is not sampled live changed. */
+  #version(): string {
+    return `${this.#store.version}/${this.#self.version}`;
+  }
+
   async #render(prefix: string): Promise<RenderedBody> {
-    const version = this.#store.version;
+    const version = this.#version();
     const self = await this.#self.registry.metrics();
     const text = this.#targets.render(this.#store, prefix) + self;
     const body = new RenderedBody(text, this.#now());

@@ -34,6 +34,12 @@ export class SelfMetrics {
   readonly #reloadTs: Gauge;
   readonly #reloads: Counter;
   readonly #skipped: Counter;
+  #version = 0;
+
+  /** Increases when a reload or skip changed a self metric (the exposition cache watches it). */
+  get version(): number {
+    return this.#version;
+  }
 
   constructor(options: SelfMetricsOptions) {
     const registers = [this.registry];
@@ -142,10 +148,12 @@ export class SelfMetrics {
     this.#reloadOk.set(ok ? 1 : 0);
     this.#reloads.inc({ outcome: ok ? "success" : "failure" });
     if (ok) this.#reloadTs.set(atSeconds);
+    this.#version++;
   }
 
   /** Counts a check skipped because its previous run had not finished. */
   skipped(): void {
     this.#skipped.inc();
+    this.#version++;
   }
 }

@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import { App } from "../lib/app.ts";
+import { buildConfig, type Config } from "../lib/config.ts";
+import { Logger } from "../lib/log.ts";
+import { hangingServer, serve } from "./test_servers.ts";
+
+/** Polls `fn` until it returns true, failing after `ms`. */
+export async function until(fn: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await fn())) {
+    if (performance.now() > deadline) throw new Error(`condition not met within ${ms}ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function makeApp(initial: string, env: Record<string, string> = {}) {
+  const lines: string[] = [];
+  let yaml = initial;
+  const load = (): Config => buildConfig(yaml, {}, { env });
+  const app = new App(load(), {
+    logger: new Logger({ level: "debug", write: (l) => lines.push(l) }),
+    version: "test",
+    loadConfig: () => Promise.resolve(load()),
+  });
+  const get = async (path: string, init?: RequestInit) => {
+    const res = await app.handler(new Request(`http://exporter${path}`, init));
+    return { status: res.status, text: await res.text(), headers: res.headers };
+  };
+  return { app, lines, get, setYaml: (y: string) => (yaml = y) };
+}
+
+Deno.test("app: checks, readiness, reload", async (t) => {
+  await using server = serve((req) => {
+    const path = new URL(req.url).pathname;
+    return new Response(path, { status: path === "/503" ? 503 : 200 });
+  });
+  const { app, lines, get, setYaml } = makeApp(`
+defaults: {interval: 200ms, timeout: 150ms}
+targets:
+  - url: ${server.url}/200
+  - url: ${server.url}/503
+    labels: {team: payments}
+`);
+  try {
+    await t.step("not ready before the first checks", async () => {
+      assert.equal((await get("/readyz")).status, 503);
+    });
+    app.start();
+    await t.step("ready once every target was checked; metrics say who is up", async () => {
+      await until(async () => (await get("/readyz")).status === 200);
+      const metrics = (await get("/metrics")).text;
+      assert.match(
+        metrics,
+        new RegExp(`^sample_external_url_up\\{url="${server.url}/200"\\} 1$`, "m"),
+      );
+      assert.match(
+        metrics,
+        new RegExp(`^sample_external_url_up\\{url="${server.url}/503",team="payments"\\} 0$`, "m"),
+      );
+      assert.match(
+        metrics,
+        new RegExp(
+          `^sample_external_url_status_code\\{url="${server.url}/503",team="payments"\\} 503$`,
+          "m",
+        ),
+      );
+    });
+    await t.step("state changes are logged once, at info", () => {
+      const down = lines.filter((l) => l.includes('msg="target is down"'));
+      assert.equal(down.length, 1);
+      assert.match(
+        down[0]!,
+        /level=info .*result=status status=503 reason="status 503 not in 200"/,
+      );
+    });
+    await t.step("a bad reload keeps the running config and says why", async () => {
+      const before = app.config;
+      setYaml("targets: [{url: 'ftp://nope/'}]");
+      const res = await get("/-/reload", { method: "POST" });
+      assert.equal(res.status, 500);
+      assert.match(res.text, /scheme 'ftp:' is not supported/);
+      assert.equal(app.config, before);
+      const metrics = (await get("/metrics")).text;
+      assert.match(metrics, /^uptime_exporter_config_last_reload_successful 0$/m);
+      assert.match(metrics, /^uptime_exporter_config_reloads_total\{outcome="failure"\} 1$/m);
+      assert.match(metrics, new RegExp(`url="${server.url}/503"`));
+      assert.ok(lines.some((l) => l.includes("config reload failed") && l.includes("ftp:")));
+    });
+    await t.step(
+      "a good reload drops removed targets' series and keeps unchanged state",
+      async () => {
+        const kept = app.store.states.find((s) => s.target.url.endsWith("/200"))!;
+        const countBefore = kept.counts[0]!;
+        setYaml(`
+defaults: {interval: 200ms, timeout: 150ms}
+targets:
+  - url: ${server.url}/200
+  - url: ${server.url}/new
+`);
+        const res = await get("/-/reload", { method: "POST" });
+        assert.equal(res.status, 200);
+        const metrics = (await get("/metrics")).text;
+        assert.doesNotMatch(metrics, /\/503/, "removed target's series are gone");
+        assert.match(metrics, /^uptime_exporter_config_last_reload_successful 1$/m);
+        const same = app.store.states.find((s) => s.target.url.endsWith("/200"))!;
+        assert.equal(same, kept, "unchanged target keeps its state object");
+        assert.ok(same.counts[0]! >= countBefore);
+        await until(async () => /\/new"\} 1$/m.test((await get("/metrics")).text));
+      },
+    );
+  } finally {
+    await app.stop();
+  }
+});
+
+Deno.test("app: a hanging target does not disturb a healthy one", async () => {
+  await using healthy = serve(() => new Response("ok"));
+  await using hanging = hangingServer();
+  const { app } = makeApp(`
+defaults: {interval: 300ms, timeout: 250ms}
+targets:
+  - url: ${healthy.url}/
+${Array.from({ length: 20 }, (_, i) => `  - url: ${hanging.url}/${i}`).join("\n")}
+`);
+  app.start();
+  try {
+    await new Promise((r) => setTimeout(r, 1300));
+    const ok = app.store.states[0]!;
+    const checks = ok.counts.reduce((a, b) => a + b, 0);
+    assert.ok(checks >= 4 && checks <= 6, `healthy target checked ${checks} times in 1.3s`);
+    assert.ok(ok.last!.up);
+    assert.ok(ok.last!.durationMs < 100, `healthy response_ms ${ok.last!.durationMs}`);
+    const timeouts = app.store.states.slice(1).map((s) => s.last?.result);
+    assert.ok(timeouts.every((r) => r === "timeout"), String(timeouts));
+  } finally {
+    await app.stop();
+  }
+});
+
+Deno.test("app: secrets from the environment never reach logs or pages", async () => {
+  const secret = "s3cr3t-token-value";
+  await using server = serve((req) =>
+    new Response("x", {
+      status: req.headers.get("authorization") === `Bearer ${secret}` ? 200 : 401,
+    })
+  );
+  const url = server.url.replace("http://", "http://bob:hunter2pw@");
+  const { app, lines, get } = makeApp(
+    `
+defaults: {interval: 1s}
+targets:
+  - url: ${server.url}/
+    headers: {Authorization: "Bearer \${TOKEN}"}
+  - url: ${url}/basic
+`,
+    { TOKEN: secret },
+  );
+  app.start();
+  try {
+    await until(() => app.store.allChecked());
+    assert.equal(app.store.states[0]!.last!.result, "up");
+    const everything = [
+      (await get("/metrics")).text,
+      (await get("/")).text,
+      lines.join("\n"),
+    ].join("\n");
+    assert.ok(!everything.includes(secret));
+    assert.ok(!everything.includes("hunter2pw"));
+    assert.ok(everything.includes("bob:***@"));
+  } finally {
+    await app.stop();
+  }
+});
