@@ -34,8 +34,14 @@ export async function watchConfigFile(
   const slash = path.lastIndexOf("/");
   const dir = slash > 0 ? path.slice(0, slash) : slash === 0 ? "/" : ".";
   const debounceMs = options.debounceMs ?? 200;
-  let last = await readOrEmpty(path);
+  // Both synchronous, so a change made right after this call is never missed.
   const watcher = Deno.watchFs(dir, { recursive: false });
+  let last: string | undefined;
+  try {
+    last = Deno.readTextFileSync(path);
+  } catch {
+    last = undefined;
+  }
   const stop = () => watcher.close();
   options.signal?.addEventListener("abort", stop, { once: true });
   let timer: ReturnType<typeof setTimeout> | undefined;

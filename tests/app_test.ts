@@ -2,16 +2,7 @@ import assert from "node:assert/strict";
 import { App } from "../lib/app.ts";
 import { buildConfig, type Config } from "../lib/config.ts";
 import { Logger } from "../lib/log.ts";
-import { hangingServer, serve } from "./test_servers.ts";
-
-/** Polls `fn` until it returns true, failing after `ms`. */
-export async function until(fn: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await fn())) {
-    if (performance.now() > deadline) throw new Error(`condition not met within ${ms}ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { hangingServer, serve, until } from "./test_servers.ts";
 
 function makeApp(initial: string, env: Record<string, string> = {}) {
   const lines: string[] = [];

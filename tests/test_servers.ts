@@ -99,3 +99,12 @@ export function target(settings: Record<string, unknown>): TargetConfig {
   const config = buildConfig(JSON.stringify({ targets: [settings] }), {}, { env: {} });
   return config.targets[0]!;
 }
+
+/** Polls `fn` until it returns true, failing after `ms`. */
+export async function until(fn: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await fn())) {
+    if (performance.now() > deadline) throw new Error(`condition not met within ${ms}ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
