@@ -10,6 +10,7 @@ import { App } from "./lib/app.ts";
 import { type CliOptions, parseCli, USAGE } from "./lib/cli.ts";
 import { type Config, ConfigError } from "./lib/config.ts";
 import { watchConfigFile } from "./lib/config_watch.ts";
+import { formatDuration } from "./lib/duration.ts";
 import { loadConfig } from "./lib/load_config.ts";
 import { Logger } from "./lib/log.ts";
 import { VERSION } from "./lib/version.ts";
@@ -50,7 +51,9 @@ async function main(): Promise<void> {
     console.log(`Config OK: ${config.targets.length} targets`);
     for (const t of config.targets) {
       console.log(
-        `  ${t.method} ${t.displayUrl} every ${t.intervalMs}ms, timeout ${t.timeoutMs}ms`,
+        `  ${t.method} ${t.displayUrl} every ${formatDuration(t.intervalMs)}, timeout ${
+          formatDuration(t.timeoutMs)
+        }`,
       );
     }
     return;
