@@ -7,7 +7,7 @@
  * @module
  */
 
-import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { parseByteSize, parseDuration } from "./duration.ts";
 import { redactUrl, splitCredentials } from "./redact.ts";
 import { parseStatusCodes, type StatusMatcher } from "./status_codes.ts";
@@ -149,10 +149,12 @@ type Raw = Record<string, unknown>;
 class Problems {
   readonly list: string[] = [];
   constructor(private readonly lineOf: (path: Path) => number | undefined) {}
+  /** Adds a problem once: a bad `defaults` value is reported once, not once per target. */
   add(path: Path, message: string): void {
     const line = path.length > 0 ? this.lineOf(path) : undefined;
     const where = path.length > 0 ? `'${formatPath(path)}'` : "config";
-    this.list.push(`${where}${line ? ` (line ${line})` : ""}: ${message}`);
+    const problem = `${where}${line ? ` (line ${line})` : ""}: ${message}`;
+    if (!this.list.includes(problem)) this.list.push(problem);
   }
 }
 
@@ -187,7 +189,7 @@ function parseYaml(
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
+        const pos = e.pos ? lineCounter.linePos(e.pos[0]) : undefined;
         const where = pos ? `${fileName}:${pos.line}:${pos.col}` : fileName;
         return `${where}: invalid YAML: ${e.message.split("\n")[0]}`;
       }),
@@ -199,19 +201,25 @@ function parseYaml(
   } catch (e) {
     throw new ConfigError([`${fileName}: invalid YAML: ${(e as Error).message}`]);
   }
+  // The line of a field is the line of its key (or of the list item). A field
+  // missing from the file gets the line of its nearest ancestor that is there;
+  // a path not in the file at all (a flag) has no line.
   const lineOf = (path: Path): number | undefined => {
     let node: unknown = doc.contents;
+    let range: [number, number, number] | undefined;
     for (const key of path) {
-      if (isMap(node) || isSeq(node)) {
-        const next: unknown = node.get(key, true);
-        if (next === undefined) {
-          // The key itself may be the problem (unknown key): point at the map.
-          break;
-        }
-        node = next;
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === key);
+        if (!pair) break;
+        range = (pair.key as { range?: [number, number, number] }).range;
+        node = pair.value;
+      } else if (isSeq(node) && typeof key === "number") {
+        const item = node.items[key] as { range?: [number, number, number] } | undefined;
+        if (!item) break;
+        range = item.range;
+        node = item;
       } else break;
     }
-    const range = (node as { range?: [number, number, number] } | null)?.range;
     return range ? lineCounter.linePos(range[0]).line : undefined;
   };
   return { value, lineOf };
@@ -256,7 +264,11 @@ export function buildConfig(
   if (!isObject(global)) problems.add(["global"], "must be a mapping");
   else {
     checkKeys(global, GLOBAL_KEYS, ["global"], problems);
-    if (global.metric_prefix !== undefined) metricPrefix = String(global.metric_prefix);
+    if (global.metric_prefix !== undefined) {
+      if (typeof global.metric_prefix !== "string") {
+        problems.add(["global", "metric_prefix"], "must be a string");
+      } else metricPrefix = global.metric_prefix;
+    }
     if (global.max_concurrent_checks !== undefined) {
       const n = global.max_concurrent_checks;
       if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
@@ -270,7 +282,7 @@ export function buildConfig(
   if (overrides.metricPrefix !== undefined) metricPrefix = overrides.metricPrefix;
   if (!METRIC_PREFIX_RE.test(metricPrefix)) {
     problems.add(
-      ["global", "metric_prefix"],
+      overrides.metricPrefix !== undefined ? ["--metric-prefix"] : ["global", "metric_prefix"],
       `'${metricPrefix}' is not a valid metric name prefix (letters, digits, _ and :, not starting with a digit)`,
     );
   }
@@ -404,6 +416,8 @@ function resolveTarget(raw: unknown, path: Path, ctx: TargetContext): TargetConf
         `scheme '${parsed.protocol}' is not supported (use http or https)`,
       );
     } else if (parsed) {
+      // Normalised, so `https://a.example` and `https://a.example/` are one target.
+      displayUrl = redactUrl(parsed.href);
       const split = splitCredentials(raw.url);
       url = split.url;
       urlUser = split.username;
@@ -433,8 +447,14 @@ function resolveTarget(raw: unknown, path: Path, ctx: TargetContext): TargetConf
     ctx.overrides.timeoutMs,
   );
   if (timeoutMs > intervalMs) {
+    // Blame the target's own setting; when both come from defaults, blame defaults once.
+    const where: Path = raw.timeout !== undefined
+      ? [...path, "timeout"]
+      : raw.interval !== undefined
+      ? [...path, "interval"]
+      : ["defaults", "timeout"];
     problems.add(
-      [...path, "timeout"],
+      where,
       `timeout (${timeoutMs}ms) must not be longer than interval (${intervalMs}ms)`,
     );
   }
@@ -563,7 +583,7 @@ function resolveTarget(raw: unknown, path: Path, ctx: TargetContext): TargetConf
       } else if (RESERVED_LABELS.includes(name)) {
         problems.add([...lp, name], `is reserved (${RESERVED_LABELS.join(", ")})`);
       }
-      if (typeof value === "object" && value !== null) {
+      if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
         problems.add([...lp, name], "must be a string");
       }
       labels[name] = String(value);

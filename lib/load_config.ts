@@ -8,6 +8,33 @@
 import type { CliOptions } from "./cli.ts";
 import { buildConfig, type Config, ConfigError, DEFAULTS } from "./config.ts";
 
+/**
+ * Reads a file, or returns undefined once it is longer than `limit` bytes.
+ * Bounds the read itself, not just a `stat` size: a pipe or `/dev/zero` has none.
+ */
+async function readAtMost(path: string, limit: number): Promise<Uint8Array | undefined> {
+  using file = await Deno.open(path, { read: true });
+  const info = await file.stat();
+  if (info.isFile && info.size > limit) return undefined;
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const buffer = new Uint8Array(64 * 1024);
+  for (;;) {
+    const n = await file.read(buffer);
+    if (n === null) break;
+    total += n;
+    if (total > limit) return undefined;
+    chunks.push(buffer.slice(0, n));
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
 /** Options of {@linkcode loadConfig}. */
 export interface LoadConfigOptions {
   /** Variables for `${VAR}` expansion. Default: `Deno.env.toObject()`. */
@@ -27,11 +54,10 @@ export async function loadConfig(
   const path = cli.configFile;
   if (path !== undefined) {
     try {
-      const info = await Deno.stat(path);
-      if (info.size > DEFAULTS.maxFileBytes) {
+      const bytes = await readAtMost(path, DEFAULTS.maxFileBytes);
+      if (!bytes) {
         throw new ConfigError([`${path}: file is larger than ${DEFAULTS.maxFileBytes} bytes`]);
       }
-      const bytes = await Deno.readFile(path);
       text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
     } catch (e) {
       if (e instanceof ConfigError) throw e;

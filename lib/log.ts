@@ -81,7 +81,11 @@ export class Logger {
       level,
       msg,
     };
-    for (const [k, v] of Object.entries(fields)) if (v !== undefined) record[k] = v;
+    for (const [k, v] of Object.entries(fields)) {
+      // Masked before encoding: an escaped secret (`pa"ss` → `pa\"ss`) would not match after.
+      if (v !== undefined) record[k] = typeof v === "string" ? scrubSecrets(v, this.#secrets) : v;
+    }
+    record.msg = scrubSecrets(msg, this.#secrets);
     const line = this.#format === "json"
       ? JSON.stringify(record)
       : Object.entries(record).map(([k, v]) => `${k}=${logfmtValue(v)}`).join(" ");

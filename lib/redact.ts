@@ -5,18 +5,20 @@
  */
 
 /**
- * Returns the URL with any password replaced by `***` (`https://user:***@host/`).
- * A URL that cannot be parsed is returned with everything between `//` and `@` masked.
+ * Returns the URL with any password replaced by `***` (`https://user:***@host/`);
+ * a URL without a password is returned as it is. A URL that cannot be parsed is
+ * returned with everything between `//` and the last `@` masked.
  */
 export function redactUrl(url: string): string {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    return url.replace(/\/\/[^/@]*@/, "//***@");
+    // Unparseable: the password may contain '/' or '@', so mask up to the last '@'.
+    return url.replace(/\/\/.*@/s, "//***@");
   }
-  if (!parsed.username && !parsed.password) return url;
-  if (parsed.password) parsed.password = "***";
+  if (!parsed.password) return url;
+  parsed.password = "***";
   return parsed.href;
 }
 
@@ -38,7 +40,9 @@ export function splitCredentials(
 /** Replaces every occurrence of each secret in `text` with `***`. */
 export function scrubSecrets(text: string, secrets: Iterable<string>): string {
   let out = text;
-  for (const secret of secrets) {
+  // Longest first, so no part of a secret that contains another survives.
+  const sorted = [...secrets].sort((a, b) => b.length - a.length);
+  for (const secret of sorted) {
     if (secret.length >= 3) out = out.replaceAll(secret, "***");
   }
   return out;

@@ -29,6 +29,9 @@ export function parseStatusCodes(value: unknown): StatusMatcher | string {
   const ranges: [number, number][] = [];
   const parts: string[] = [];
   for (const item of items) {
+    if (typeof item !== "string" && typeof item !== "number") {
+      return `'${JSON.stringify(item)}' is not a status code, class (2xx) or range (200-299)`;
+    }
     const text = String(item).trim().toLowerCase();
     let range: [number, number] | undefined;
     let match: RegExpExecArray | null;

@@ -20,8 +20,8 @@ const DOWN: ProbeResult = {
 function setup() {
   const config = buildConfig(
     `targets:
-  - url: "http://a.test/<script>alert(1)</script>"
-    labels: {note: "<b>bold</b>"}
+  - url: "http://a.test/"
+    labels: {note: "<script>alert(1)</script><b>bold</b>"}
   - url: "https://user:pw@b.test/"
 `,
     {},
@@ -112,7 +112,7 @@ Deno.test("handler routes", async (t) => {
     assert.equal(res.headers.get("content-type"), "text/html; charset=utf-8");
     const html = await res.text();
     assert.ok(!html.includes("<script>alert(1)</script>"));
-    assert.ok(html.includes("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert.ok(html.includes("&lt;script&gt;alert(1)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;"));
     assert.ok(!html.includes("<b>bold</b>"));
     assert.ok(html.includes("user:***@b.test"));
     assert.ok(!html.includes("pw@"));
