@@ -643,6 +643,8 @@ Deno.test("main: a bad value from a flag or variable is named by it, not by the 
       { ...env, UPTIME_EXPORTER_TIMEOUT: "45s" },
       "UPTIME_EXPORTER_TIMEOUT",
     ],
+    // An empty --config= must not read the file '' and report ": cannot read the file".
+    ["--config=", ["--config=", "--check-config"], {}, "--config"],
     [
       "UPTIME_EXPORTER_TARGETS",
       [],

@@ -391,6 +391,15 @@ Deno.test("smaller files", async (t) => {
     assert.equal(target(config, 0).headers["x-a"], "one-two-$A");
     assert.deepEqual([...config.secrets].sort(), ["one", "two"]);
   });
+  await t.step("HEAD cannot have a body either, also when the body is a default", () => {
+    const err = configError(() =>
+      build(
+        "defaults:\n  body: x\ntargets:\n  - {url: https://a.example/, method: HEAD}\n" +
+          "  - {url: https://b.example/, method: POST}\n",
+      )
+    );
+    assert.deepEqual(err.problems, ["'defaults.body' (line 2): a HEAD request cannot have a body"]);
+  });
   await t.step("an empty histogram bucket list turns the histogram off", () => {
     assert.deepEqual(build("global:\n  histogram_buckets: []\n").histogramBuckets, []);
   });
@@ -484,6 +493,13 @@ Deno.test("overrides from flags and environment", async (t) => {
       assert.equal(t.intervalMs, 1_000);
       assert.ok(t.timeoutMs <= 1_000, `timeout ${t.timeoutMs}ms > interval 1000ms`);
     }
+  });
+  await t.step("a too-long override timeout is not blamed on the file's defaults", () => {
+    // good_full.yaml has `defaults.timeout: 2s` on line 8; the 45s came from --timeout.
+    const err = configError(() => build(fixture("good_full.yaml"), { timeoutMs: 45_000 }));
+    assert.equal(err.problems.length, 1);
+    assert.match(err.message, /timeout \(45000ms\) must not be longer than interval \(30000ms\)/);
+    assert.doesNotMatch(err.message, /'defaults\.timeout'|\(line \d+\)/);
   });
   await t.step("an explicit timeout longer than an override interval is an error", () => {
     const err = configError(() => build(file, { intervalMs: 1_000 }));
