@@ -14,6 +14,7 @@ import { probe, type ProbeResult } from "./probe.ts";
 import { ResultsStore } from "./results.ts";
 import { Scheduler } from "./scheduler.ts";
 import { SelfMetrics } from "./self_metrics.ts";
+import { TlsInfo } from "./tls_info.ts";
 
 /** Options of {@linkcode App}. */
 export interface AppOptions {
@@ -21,6 +22,8 @@ export interface AppOptions {
   version: string;
   /** Loads a fresh config for a reload; throws (e.g. ConfigError) when it is bad. */
   loadConfig: () => Promise<Config>;
+  /** Least time between two certificate lookups of one host:port. Default: 60 s. */
+  tlsInfoRefreshMs?: number;
 }
 
 /** The running exporter, without the HTTP server and signals (main.ts owns those). */
@@ -32,6 +35,8 @@ export class App {
   /** The request handler for `Deno.serve`. */
   readonly handler: (req: Request) => Promise<Response>;
   readonly #clients = new HttpClients();
+  /** Certificate expiry of https targets (one extra handshake per host:port per minute at most). */
+  readonly tlsInfo: TlsInfo;
   readonly #options: AppOptions;
   #config: Config;
   #reloading?: Promise<string | undefined>;
@@ -39,6 +44,7 @@ export class App {
   constructor(config: Config, options: AppOptions) {
     this.#config = config;
     this.#options = options;
+    this.tlsInfo = new TlsInfo({ minRefreshMs: options.tlsInfoRefreshMs });
     this.scheduler = new Scheduler((target, signal) => this.#check(target, signal), {
       maxConcurrent: config.maxConcurrentChecks,
       onSkip: (target) => {
@@ -147,8 +153,12 @@ export class App {
       this.#record(target, result);
       return;
     }
+    // The certificate is read on a connection of its own, alongside the check.
+    const certExpiry = this.tlsInfo.expiry(target, signal);
     result = await probe(target, { signal, client });
+    const tlsCertExpiry = await certExpiry;
     if (signal.aborted) return;
+    if (tlsCertExpiry !== undefined) result.tlsCertExpiry = tlsCertExpiry;
     if (log.enabled("debug")) {
       log.debug("check", {
         url: target.displayUrl,

@@ -63,6 +63,12 @@ export const FAMILIES: readonly Family[] = [
     help: "When the last check of this URL finished, seconds since the epoch.",
   },
   {
+    suffix: "tls_cert_expiry_timestamp_seconds",
+    type: "gauge",
+    help:
+      "When the certificate this https URL presents expires (notAfter), seconds since the epoch; exported even when verification fails.",
+  },
+  {
     suffix: "checks_total",
     type: "counter",
     help: `Checks of this URL by result (${CHECK_RESULTS.join(", ")}).`,
@@ -94,8 +100,11 @@ function renderTarget(
       `${prefix}_response_ms{${labels}} ${num(last.durationMs)}\n`,
       `${prefix}_status_code{${labels}} ${last.statusCode}\n`,
       `${prefix}_last_check_timestamp_seconds{${labels}} ${num(state.lastCheckAt / 1000)}\n`,
+      last.tlsCertExpiry === undefined
+        ? ""
+        : `${prefix}_tls_cert_expiry_timestamp_seconds{${labels}} ${last.tlsCertExpiry}\n`,
     );
-  } else parts.push("", "", "", "");
+  } else parts.push("", "", "", "", "");
   let counters = "";
   for (let i = 0; i < CHECK_RESULTS.length; i++) {
     counters += `${prefix}_checks_total{${labels},result="${CHECK_RESULTS[i]}"} ${

@@ -26,6 +26,11 @@ export interface ProbeResult {
   bodyBytes: number;
   /** When the check started, epoch ms. */
   startedAt: number;
+  /**
+   * notAfter of the certificate an https target presents, seconds since the
+   * epoch, when known (filled in by the app from lib/tls_info.ts, not by probe).
+   */
+  tlsCertExpiry?: number;
 }
 
 /** Options of {@linkcode probe}. */
@@ -94,6 +99,8 @@ export async function probe(
     let response: Response;
     for (;;) {
       visited.add(`${method} ${url}`);
+      // The status is that of the final response: none yet for this request.
+      statusCode = 0;
       response = await fetch(url, {
         method,
         headers,
