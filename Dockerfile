@@ -1,0 +1,60 @@
+# uptime-exporter container image.
+#
+#   docker build -t registry.example.com/uptime-exporter:0.1.0 .
+#
+# Build stage: Deno compiles the exporter into one self-contained binary.
+# Runtime stage: distroless "cc", which has the glibc and libgcc_s that a
+# `deno compile` binary links against (the "static" and "base" images lack
+# libgcc_s and cannot run it), no shell and no package manager.
+
+# Pinned to the Deno version the project is developed and tested with.
+FROM denoland/deno:2.9.6 AS build
+
+WORKDIR /app
+
+# Dependencies first, from deno.json and deno.lock alone, so this layer stays
+# cached until they change. --frozen fails the build if deno.lock is out of date.
+COPY deno.json deno.lock ./
+RUN deno install --frozen
+
+# Then the source, and the same `compile` task developers run: the permission
+# flags of the binary live in deno.json only. `deno compile` downloads its
+# `denort` runtime from Deno's download host during this step.
+COPY main.ts ./
+COPY lib/ ./lib/
+RUN deno install --frozen --entrypoint main.ts \
+    && deno task compile \
+    && ./dist/uptime-exporter --version
+
+FROM gcr.io/distroless/cc-debian12:nonroot
+
+# The version comes from deno.json; tests/version_test.ts checks this default
+# against it. The source URL and licence have no default in the repository yet:
+#   docker build --build-arg SOURCE_URL=https://github.com/you/uptime-exporter \
+#                --build-arg LICENSES=Apache-2.0 ...
+ARG VERSION=0.1.0
+ARG SOURCE_URL=""
+ARG LICENSES="NOASSERTION"
+
+LABEL org.opencontainers.image.title="uptime-exporter" \
+      org.opencontainers.image.description="Prometheus exporter that checks URLs and reports whether they are up and how fast they answer" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.licenses="${LICENSES}"
+
+COPY --from=build /app/dist/uptime-exporter /usr/local/bin/uptime-exporter
+
+# The distroless "nonroot" user; Kubernetes' runAsNonRoot needs a numeric UID.
+USER 65532:65532
+
+EXPOSE 8080
+
+# No shell or HTTP client in the image, so no HEALTHCHECK: the orchestrator
+# probes GET /healthz (liveness) and GET /readyz (readiness) instead.
+#
+# Without arguments the exporter checks its two default URLs. To use a config
+# file, mount its directory at /etc/uptime-exporter (a directory, so edits of
+# the file reach the container and the exporter reloads them):
+#   docker run -v "$PWD/config:/etc/uptime-exporter:ro" -p 8080:8080 IMAGE \
+#     --config /etc/uptime-exporter/config.yaml
+ENTRYPOINT ["/usr/local/bin/uptime-exporter"]

@@ -1,0 +1,143 @@
+/**
+ * `deno compile` cannot run on our machines (it downloads its `denort`
+ * runtime from Deno's download host), so the binary itself is never started
+ * here. What a binary would lack is its permissions: this test runs main.ts
+ * through `deno run` with exactly the permission flags of deno.json's
+ * `compile` task (parsed, not copied) and `--no-prompt`, and exercises
+ * everything the binary does in a cluster: /metrics, /healthz, /readyz, a
+ * ConfigMap-style reload, POST /-/reload and SIGTERM. A permission the binary
+ * would lack fails here instead of in a user's cluster.
+ */
+
+import assert from "node:assert/strict";
+import {
+  compilePermissionFlags,
+  denoJson,
+  sampleNames,
+  startExporter,
+  startTarget,
+  taskWords,
+  until,
+} from "./fixtures/chart/exporter.ts";
+
+/** Permissions the exporter must never get: it neither writes, runs nor loads anything. */
+const FORBIDDEN = ["-A", "--allow-all", "--allow-write", "--allow-run", "--allow-ffi"];
+
+Deno.test("compile task: named, least permissions", async (t) => {
+  await t.step("the compile task builds dist/uptime-exporter from main.ts", () => {
+    const words = taskWords("compile");
+    assert.deepEqual(words.slice(0, 2), ["deno", "compile"]);
+    assert.equal(words[words.indexOf("--output") + 1], "dist/uptime-exporter");
+    assert.equal(words.at(-1), "main.ts");
+  });
+  await t.step("permissions are named flags, none of the forbidden ones", () => {
+    const flags = compilePermissionFlags();
+    assert.ok(flags.length > 0, "the compile task grants no permission at all");
+    for (const flag of flags) {
+      assert.ok(
+        !FORBIDDEN.some((f) => flag === f || flag.startsWith(`${f}=`)),
+        `${flag} is more than the exporter needs`,
+      );
+    }
+    // --allow-sys is scoped to the one call that needs it.
+    for (const flag of flags.filter((f) => f.startsWith("--allow-sys"))) {
+      assert.match(flag, /^--allow-sys=/, "--allow-sys must name the calls it allows");
+    }
+  });
+  await t.step("start and dev run with the same permissions as the binary", () => {
+    const flags = compilePermissionFlags();
+    for (const task of ["start", "dev"]) {
+      const words = denoJson().tasks[task]?.split(/\s+/) ?? [];
+      const own = words.filter((w) => /^--(allow|deny)-/.test(w));
+      assert.deepEqual(own, flags, `the ${task} task's permissions differ from compile's`);
+    }
+  });
+});
+
+Deno.test("exporter under the compile task's permissions", async (t) => {
+  await using target = startTarget();
+  const dir = await Deno.makeTempDir({ prefix: "uptime-exporter-perm-" });
+  try {
+    // The layout the kubelet gives a mounted ConfigMap: config.yaml -> ..data/config.yaml,
+    // ..data -> ..<timestamp>/; an update swaps the ..data symlink.
+    const writeVersion = async (name: string, yaml: string) => {
+      await Deno.mkdir(`${dir}/${name}`);
+      await Deno.writeTextFile(`${dir}/${name}/config.yaml`, yaml);
+      await Deno.symlink(name, `${dir}/..data_tmp`);
+      await Deno.rename(`${dir}/..data_tmp`, `${dir}/..data`);
+    };
+    const config = (paths: string[]) =>
+      `defaults:\n  interval: 500ms\n  timeout: 400ms\ntargets:\n${
+        paths.map((p) => `  - url: ${target.url}${p}\n`).join("")
+      }`;
+    await writeVersion("..v1", config(["/a"]));
+    await Deno.symlink("..data/config.yaml", `${dir}/config.yaml`);
+
+    await using exporter = await startExporter(["--config", `${dir}/config.yaml`]);
+
+    await t.step("/healthz answers at once", async () => {
+      assert.equal((await exporter.get("/healthz")).status, 200);
+    });
+    await t.step("/readyz turns 200 after the first check", async () => {
+      await until(
+        "/readyz to answer 200",
+        async () => (await exporter.get("/readyz")).status === 200,
+      );
+    });
+    await t.step("/metrics has the URL and the process metrics", async () => {
+      const { status, text } = await exporter.get("/metrics");
+      assert.equal(status, 200);
+      assert.match(text, new RegExp(`^sample_external_url_up\\{url="${target.url}/a"\\} 1$`, "m"));
+      assert.match(text, /^sample_external_url_response_ms\{url="[^"]+"\} [0-9.]+$/m);
+      assert.match(text, /^uptime_exporter_build_info\{version="[^"]+",deno="[^"]+"\} 1$/m);
+      const rss = /^process_resident_memory_bytes ([0-9.e+]+)$/m.exec(text);
+      assert.ok(rss && Number(rss[1]) > 0, "process_resident_memory_bytes is missing or 0");
+      for (const name of ["process_cpu_seconds_total", "process_start_time_seconds"]) {
+        assert.ok(sampleNames(text).has(name), `${name} is missing`);
+      }
+    });
+    await t.step("a ConfigMap-style symlink swap is picked up without a restart", async () => {
+      await writeVersion("..v2", config(["/a", "/down"]));
+      await until("the new target in /metrics", async () => {
+        const text = (await exporter.get("/metrics")).text;
+        return text.includes(`sample_external_url_up{url="${target.url}/down"} 0`);
+      });
+      assert.match(
+        (await exporter.get("/metrics")).text,
+        /^uptime_exporter_config_last_reload_successful 1$/m,
+      );
+    });
+    await t.step("POST /-/reload reloads", async () => {
+      const res = await exporter.get("/-/reload", { method: "POST" });
+      assert.equal(res.status, 200, res.text);
+    });
+    await t.step("no permission was denied along the way", () => {
+      const log = exporter.lines.join("\n");
+      assert.doesNotMatch(log, /NotCapable|PermissionDenied|Requires \w+ access/);
+      assert.doesNotMatch(log, /"level":"error"/);
+    });
+    await t.step("SIGTERM stops it cleanly and quickly", async () => {
+      const started = performance.now();
+      const status = await exporter.stop("SIGTERM");
+      assert.equal(status.code, 0, exporter.lines.join("\n"));
+      assert.ok(performance.now() - started < 5000, "shutdown took longer than 5 s");
+      assert.ok(exporter.lines.some((l) => l.includes("shutting down")));
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--version under the compile task's permissions prints deno.json's version", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...compilePermissionFlags(), "main.ts", "--version"],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdin: "null",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.match(
+    stdout,
+    new RegExp(`^uptime-exporter ${denoJson().version.replaceAll(".", "\\.")}\\b`),
+  );
+});
