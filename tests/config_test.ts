@@ -586,6 +586,14 @@ Deno.test("input limits", async (t) => {
     assert.match(err.message, /resource exhaustion/);
     assert.ok(performance.now() - started < 2_000);
   });
+  await t.step("many targets may share one anchor: that is reuse, not a bomb", () => {
+    // A bomb nests aliases (exponential); 150 targets reusing `*team` is linear.
+    let text = "defaults:\n  headers: &team {X-Team: web}\ntargets:\n";
+    for (let i = 0; i < 150; i++) text += `  - {url: https://t${i}.example/, headers: *team}\n`;
+    const config = build(text);
+    assert.equal(config.targets.length, 150);
+    assert.deepEqual(config.targets[149]?.headers, { "x-team": "web" });
+  });
   await t.step("without options every ${VAR} is unset", () => {
     const err = configError(() =>
       buildConfig("targets:\n  - {url: https://a.example/, headers: {X: '${HOME}'}}\n")
