@@ -1,0 +1,543 @@
+/**
+ * Shared pieces of the end-to-end suite: required tools, child processes with
+ * captured logs, the exporter started the way the compiled binary runs, a real
+ * Prometheus server, loopback target servers, and polling with deadlines.
+ *
+ * Every process listens on 127.0.0.1 and is stopped by `close()` (or
+ * `await using`); every temporary directory is removed the same way. A tool
+ * that is missing throws: the suite fails, it never skips.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+
+/** The repository root. */
+export const ROOT: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
+/** Where screenshots and logs of a run go (`E2E_ARTIFACTS_DIR`, default tests/e2e/artifacts). */
+export const ARTIFACTS_DIR: string = Deno.env.get("E2E_ARTIFACTS_DIR") ??
+  `${ROOT}/tests/e2e/artifacts`;
+
+// ---------------------------------------------------------------- waiting
+
+/**
+ * Calls `fn` until it returns something other than `undefined`, at most until
+ * `timeoutMs` has passed; then throws with `what` and the last error or value.
+ */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  { timeoutMs = 20_000, everyMs = 250 }: { timeoutMs?: number; everyMs?: number } = {},
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value !== undefined) return value;
+      last = undefined;
+    } catch (e) {
+      last = e;
+    }
+    if (performance.now() > deadline) {
+      const why = last instanceof Error ? `: ${last.message}` : "";
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`, {
+        cause: last,
+      });
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+// ---------------------------------------------------------------- tools
+
+/** Finds an executable: the env override, then each candidate path or PATH name. */
+export function requireTool(name: string, candidates: string[], envName?: string): string {
+  const override = envName ? Deno.env.get(envName) : undefined;
+  const list = override ? [override] : candidates;
+  const path = (Deno.env.get("PATH") ?? "").split(":").filter(Boolean);
+  for (const candidate of list) {
+    const options = candidate.includes("/") ? [candidate] : path.map((d) => `${d}/${candidate}`);
+    for (const file of options) {
+      try {
+        const info = Deno.statSync(file);
+        if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return file;
+      } catch { /* not there */ }
+    }
+  }
+  throw new Error(
+    `${name} is required by the e2e suite but was not found (looked for ${list.join(", ")}${
+      envName ? `; set ${envName} to its path` : ""
+    }). Install it with .ci/e2e_tools.sh.`,
+  );
+}
+
+/** Runs a command to completion; returns its exit code and output. */
+export async function run(
+  cmd: string,
+  args: string[],
+  options: { stdin?: string; timeoutMs?: number; cwd?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd: options.cwd,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, options.timeoutMs ?? 60_000);
+  try {
+    if (options.stdin !== undefined) {
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(options.stdin));
+      await writer.close();
+    }
+    const out = await child.output();
+    const decoder = new TextDecoder();
+    return {
+      code: out.code,
+      stdout: decoder.decode(out.stdout),
+      stderr: decoder.decode(out.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The first line a command prints for `--version`. */
+export async function versionOf(cmd: string, args = ["--version"]): Promise<string> {
+  const out = await run(cmd, args, { timeoutMs: 30_000 });
+  assert.equal(out.code, 0, `${cmd} ${args.join(" ")} failed: ${out.stderr}`);
+  const lines = (out.stdout + out.stderr).split("\n").map((l) => l.trim());
+  // The Debian chromium wrapper prints a shell warning before the version.
+  return lines.find((l) => /\d+\.\d+/.test(l) && !l.startsWith("/")) ?? lines[0] ?? "";
+}
+
+// ---------------------------------------------------------------- processes
+
+/** A temporary directory, removed with everything in it on dispose. */
+export interface TempDir extends AsyncDisposable {
+  path: string;
+}
+
+/** Makes a temporary directory. */
+export async function tempDir(prefix: string): Promise<TempDir> {
+  const path = await Deno.makeTempDir({ prefix: `uptime-e2e-${prefix}-` });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}),
+  };
+}
+
+/** A child process whose stdout and stderr are collected into `log`. */
+export class Proc implements AsyncDisposable {
+  readonly name: string;
+  readonly child: Deno.ChildProcess;
+  log = "";
+  readonly #drained: Promise<void>;
+  #status?: Deno.CommandStatus;
+  readonly exited: Promise<Deno.CommandStatus>;
+  #lineWaiters: { re: RegExp; resolve: (m: RegExpExecArray) => void }[] = [];
+
+  constructor(name: string, cmd: string, args: string[], options: { cwd?: string } = {}) {
+    this.name = name;
+    this.child = new Deno.Command(cmd, {
+      args,
+      cwd: options.cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#drained = Promise.all([
+      this.#drain(this.child.stdout),
+      this.#drain(this.child.stderr),
+    ]).then(() => {});
+    this.exited = this.child.status.then((s) => (this.#status = s));
+  }
+
+  async #drain(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      this.log += decoder.decode(chunk, { stream: true });
+      this.#lineWaiters = this.#lineWaiters.filter((w) => {
+        const m = w.re.exec(this.log);
+        if (m) w.resolve(m);
+        return !m;
+      });
+    }
+  }
+
+  /** Whether the process is still running. */
+  get running(): boolean {
+    return this.#status === undefined;
+  }
+
+  /** Resolves with the first match of `re` in the output; fails if the process exits or time runs out. */
+  waitForOutput(re: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
+    const found = re.exec(this.log);
+    if (found) return Promise.resolve(found);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const matched = new Promise<RegExpExecArray>((resolve) => {
+      this.#lineWaiters.push({ re, resolve });
+    });
+    const failed = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(`${this.name}: no output matching ${re} after ${timeoutMs} ms:\n${this.log}`),
+          ),
+        timeoutMs,
+      );
+      this.exited.then((s) =>
+        reject(
+          new Error(`${this.name} exited (code ${s.code}) before printing ${re}:\n${this.log}`),
+        )
+      );
+    });
+    return Promise.race([matched, failed]).finally(() => clearTimeout(timer));
+  }
+
+  /** Sends SIGTERM, then SIGKILL after `graceMs`; waits for the exit and the output. */
+  async close(graceMs = 5000): Promise<Deno.CommandStatus> {
+    if (this.running) {
+      try {
+        this.child.kill("SIGTERM");
+      } catch { /* already gone */ }
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const killed = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        try {
+          this.child.kill("SIGKILL");
+        } catch { /* already gone */ }
+        resolve();
+      }, graceMs);
+    });
+    await Promise.race([this.exited, killed]);
+    clearTimeout(timer);
+    const status = await this.exited;
+    await this.#drained;
+    return status;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close().then(() => {});
+  }
+}
+
+/** A port on 127.0.0.1 that was free a moment ago (for programs that need a number up front). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+// ---------------------------------------------------------------- the exporter
+
+/**
+ * The permission flags of the `compile` task in deno.json: the compiled binary
+ * runs with exactly these, so the exporter under test does too.
+ */
+export function compiledPermissionFlags(): string[] {
+  const denoJson = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
+  const compile: string = denoJson.tasks?.compile ?? "";
+  const flags = compile.split(/\s+/).filter((f) => f.startsWith("--allow-"));
+  assert.ok(flags.length > 0, `no --allow-* flags found in deno.json's compile task: ${compile}`);
+  assert.ok(!flags.includes("--allow-all"), "the compile task must not use --allow-all");
+  return flags;
+}
+
+/** A running exporter. */
+export interface Exporter extends AsyncDisposable {
+  proc: Proc;
+  /** e.g. `http://127.0.0.1:40123` */
+  url: string;
+  host: string;
+  configFile: string;
+  /** Writes a new config file (the exporter also notices the change by itself). */
+  writeConfig(config: unknown): Promise<void>;
+  /** POST /-/reload; returns the status and body. */
+  reload(): Promise<{ status: number; body: string }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the exporter with `deno run` and the compiled binary's permission
+ * flags, on 127.0.0.1 with a port chosen by the OS, with `config` written to
+ * a YAML file in `dir`.
+ */
+export async function startExporter(dir: string, config: unknown): Promise<Exporter> {
+  const configFile = `${dir}/exporter.yaml`;
+  const writeConfig = async (c: unknown) => {
+    // Write then rename, as Kubernetes does: the exporter never reads half a file.
+    await Deno.writeTextFile(`${configFile}.tmp`, stringifyYaml(c));
+    await Deno.rename(`${configFile}.tmp`, configFile);
+  };
+  await writeConfig(config);
+  const deno = Deno.execPath();
+  const proc = new Proc("exporter", deno, [
+    "run",
+    "--quiet",
+    ...compiledPermissionFlags(),
+    `${ROOT}/main.ts`,
+    "--config",
+    configFile,
+    "--listen",
+    "127.0.0.1:0",
+    "--log-level",
+    "debug",
+  ], { cwd: ROOT });
+  try {
+    const m = await proc.waitForOutput(/msg=listening address=(127\.0\.0\.1:\d+)/, 60_000);
+    const host = m[1]!;
+    const url = `http://${host}`;
+    return {
+      proc,
+      url,
+      host,
+      configFile,
+      writeConfig,
+      async reload() {
+        const res = await fetch(`${url}/-/reload`, { method: "POST" });
+        return { status: res.status, body: await res.text() };
+      },
+      close: () => proc.close().then(() => {}),
+      [Symbol.asyncDispose]: () => proc.close().then(() => {}),
+    };
+  } catch (e) {
+    await proc.close();
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------- Prometheus
+
+/** One result of an instant vector query. */
+export interface Sample {
+  metric: Record<string, string>;
+  value: number;
+}
+
+/** A running Prometheus server and a small client of its HTTP API. */
+export class Prometheus implements AsyncDisposable {
+  readonly proc: Proc;
+  readonly url: string;
+  constructor(proc: Proc, url: string) {
+    this.proc = proc;
+    this.url = url;
+  }
+
+  /** GET /api/v1/<path>; returns `data`, throws on an error status. */
+  async api<T = unknown>(path: string, params: Record<string, string> = {}): Promise<T> {
+    const qs = new URLSearchParams(params).toString();
+    const res = await fetch(`${this.url}/api/v1/${path}${qs ? `?${qs}` : ""}`);
+    const body = await res.json();
+    if (!res.ok || body.status !== "success") {
+      throw new Error(`Prometheus ${path} ${qs}: ${res.status} ${JSON.stringify(body)}`);
+    }
+    return body.data as T;
+  }
+
+  /** Evaluates an instant query that returns a vector. */
+  async query(expr: string): Promise<Sample[]> {
+    const data = await this.api<{ resultType: string; result: unknown[] }>("query", {
+      query: expr,
+    });
+    assert.equal(data.resultType, "vector", `${expr} should return a vector`);
+    return (data.result as { metric: Record<string, string>; value: [number, string] }[]).map(
+      (r) => ({ metric: r.metric, value: Number(r.value[1]) }),
+    );
+  }
+
+  /** Values of `expr` by the value of `label`. */
+  async queryBy(expr: string, label = "url"): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const s of await this.query(expr)) out.set(s.metric[label] ?? "", s.value);
+    return out;
+  }
+
+  close(): Promise<void> {
+    return this.proc.close(10_000).then(() => {});
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Starts `prometheus` with its own data dir under `dir`, listening on a free
+ * 127.0.0.1 port, with `config` (an object) as its configuration. Retries on
+ * another port if the chosen one was taken in the meantime.
+ */
+export async function startPrometheus(
+  binary: string,
+  dir: string,
+  config: unknown,
+): Promise<Prometheus> {
+  const configFile = `${dir}/prometheus.yml`;
+  await Deno.writeTextFile(configFile, stringifyYaml(config));
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = freePort();
+    const data = `${dir}/data-${attempt}`;
+    const proc = new Proc("prometheus", binary, [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${data}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--web.enable-lifecycle",
+      "--log.level=info",
+    ], { cwd: dir });
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitFor("Prometheus to be ready", async () => {
+        if (!proc.running) throw new Error(`prometheus exited:\n${proc.log}`);
+        const res = await fetch(`${url}/-/ready`).catch(() => undefined);
+        await res?.body?.cancel();
+        return res?.status === 200 ? true : undefined;
+      }, { timeoutMs: 30_000 });
+      return new Prometheus(proc, url);
+    } catch (e) {
+      lastError = e;
+      await proc.close();
+      if (!/address already in use/.test(proc.log)) break;
+    }
+  }
+  throw lastError;
+}
+
+// ---------------------------------------------------------------- the chart's alert rules
+
+/** A Prometheus alerting or recording rule as the chart renders it. */
+export interface Rule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/**
+ * Renders the Helm chart with its PrometheusRule enabled and `selector`
+ * matching the test's scrape job, and returns the rule groups.
+ */
+export async function renderChartRules(
+  helm: string,
+  dir: string,
+  selector: string,
+): Promise<{ name: string; rules: Rule[] }[]> {
+  const values = `${dir}/chart-values.yaml`;
+  await Deno.writeTextFile(
+    values,
+    stringifyYaml({ prometheusRule: { enabled: true, selector } }),
+  );
+  const out = await run(helm, [
+    "template",
+    "e2e",
+    `${ROOT}/helm/uptime-exporter`,
+    "--namespace",
+    "e2e",
+    // A helm built with `go install` assumes Kubernetes 1.20, below the chart's kubeVersion.
+    "--kube-version",
+    "1.30.0",
+    "--values",
+    values,
+  ], { timeoutMs: 60_000 });
+  assert.equal(out.code, 0, `helm template failed:\n${out.stderr}`);
+  const docs = out.stdout.split(/^---\s*$/m).map((d) => parseYaml(d)).filter(Boolean);
+  const rule = docs.find((d) => d?.kind === "PrometheusRule");
+  assert.ok(rule, "the chart rendered no PrometheusRule with prometheusRule.enabled=true");
+  return rule.spec.groups;
+}
+
+/**
+ * A test-only rule file: the chart's groups with every `for:` shortened to
+ * `forSeconds`, the evaluation interval set to 1s.
+ */
+export function shortenRules(
+  groups: { name: string; rules: Rule[] }[],
+  forSeconds: number,
+): string {
+  return stringifyYaml({
+    groups: groups.map((g) => ({
+      ...g,
+      interval: "1s",
+      rules: g.rules.map((r) => (r.for !== undefined ? { ...r, for: `${forSeconds}s` } : r)),
+    })),
+  });
+}
+
+// ---------------------------------------------------------------- target servers
+
+/** A loopback HTTP server answering each path with a fixed response. */
+export interface Targets extends AsyncDisposable {
+  /** Base URL, e.g. `http://127.0.0.1:40123`. */
+  url: string;
+  /** A TCP port that accepts connections and never answers. */
+  hangUrl: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the target servers on 127.0.0.1: one HTTP server with `/ok` (200),
+ * `/unavailable` (503), `/redirect` (302 to `/ok`), `/slow` (200 after
+ * 150 ms), and a TCP listener that accepts and never answers (`hangUrl`).
+ */
+export function startTargets(): Targets {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const path = new URL(req.url).pathname;
+    switch (path) {
+      case "/ok":
+        return new Response("OK\n");
+      case "/unavailable":
+        return new Response("Service Unavailable\n", { status: 503 });
+      case "/redirect":
+        return new Response(null, { status: 302, headers: { location: "/ok" } });
+      case "/slow":
+        await new Promise((r) => setTimeout(r, 150));
+        return new Response("slow but OK\n");
+      default:
+        return new Response("Not Found\n", { status: 404 });
+    }
+  });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) conns.push(conn);
+    } catch { /* closed */ }
+  })();
+  const close = async () => {
+    listener.close();
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* already closed */ }
+    }
+    await accepting;
+    await server.shutdown();
+  };
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    hangUrl: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/hang`,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** Saves `bytes` under the artifacts directory; returns the path. */
+export async function saveArtifact(name: string, bytes: Uint8Array | string): Promise<string> {
+  await Deno.mkdir(ARTIFACTS_DIR, { recursive: true });
+  const path = `${ARTIFACTS_DIR}/${name}`;
+  if (typeof bytes === "string") await Deno.writeTextFile(path, bytes);
+  else await Deno.writeFile(path, bytes);
+  return path;
+}

@@ -1,0 +1,332 @@
+/**
+ * End to end with a real Prometheus server: it scrapes the exporter (run with
+ * the compiled binary's permission flags) every second, evaluates the Helm
+ * chart's alert rules (with short `for:`), and the test asks its HTTP API
+ * what it sees. `promtool check metrics` lints a real scrape.
+ *
+ * Needs /usr/bin/prometheus, /usr/bin/promtool and helm (see docs/e2e.md);
+ * a missing tool fails the test.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  type Exporter,
+  type Prometheus,
+  renderChartRules,
+  requireTool,
+  run,
+  saveArtifact,
+  shortenRules,
+  startExporter,
+  startPrometheus,
+  startTargets,
+  tempDir,
+  versionOf,
+  waitFor,
+} from "./harness.ts";
+
+const PREFIX = "sample_external_url";
+const JOB = "uptime-exporter-e2e";
+/** Check timeout of the hanging target, ms. */
+const HANG_TIMEOUT_MS = 700;
+/** Window of the rate() and histogram_quantile() queries, seconds. */
+const WINDOW_S = 15;
+/** `for:` of every alert rule in the test-only rule file, seconds. */
+const ALERT_FOR_S = 3;
+
+/**
+ * Problems `promtool check metrics` may report, each forced on us by the seed
+ * contract (and explained in docs/e2e.md). Anything else fails the test.
+ */
+const ALLOWED_LINT: { pattern: RegExp; why: string }[] = [
+  {
+    pattern: new RegExp(
+      `^${PREFIX}_response_ms metric names should not contain abbreviated units$`,
+    ),
+    why: "the seed's metric name <prefix>_response_ms (milliseconds) is kept for compatibility; " +
+      "<prefix>_response_seconds is the base-unit histogram",
+  },
+];
+
+/** Runs a step the later ones depend on: when it fails, the test stops. */
+async function must(t: Deno.TestContext, name: string, fn: () => Promise<void>): Promise<void> {
+  if (!(await t.step(name, fn))) throw new Error(`stopping: step "${name}" failed`);
+}
+
+interface Alert {
+  labels: Record<string, string>;
+  state: "pending" | "firing";
+}
+
+Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's alerts", async (t) => {
+  const prometheusBin = requireTool(
+    "prometheus",
+    ["/usr/bin/prometheus", "prometheus"],
+    "PROMETHEUS",
+  );
+  const promtool = requireTool("promtool", ["/usr/bin/promtool", "promtool"], "PROMTOOL");
+  const helm = requireTool(
+    "helm",
+    [
+      "helm",
+      ...(Deno.env.get("GOPATH") ? [`${Deno.env.get("GOPATH")}/bin/helm`] : []),
+      `${Deno.env.get("HOME") ?? "/root"}/go/bin/helm`,
+      "/root/go/bin/helm",
+    ],
+    "HELM",
+  );
+  console.log(`prometheus: ${await versionOf(prometheusBin)}`);
+  console.log(`promtool: ${await versionOf(promtool)}`);
+  console.log(`helm: ${await versionOf(helm, ["version", "--short"])}`);
+
+  await using dir = await tempDir("prometheus");
+  await using targets = startTargets();
+  const url = {
+    ok: `${targets.url}/ok`,
+    unavailable: `${targets.url}/unavailable`,
+    hang: targets.hangUrl,
+    redirect: `${targets.url}/redirect`,
+    slow: `${targets.url}/slow`,
+  };
+  const config = (withRedirect: boolean) => ({
+    defaults: { interval: "1s", timeout: "900ms", labels: { env: "e2e" } },
+    targets: [
+      { url: url.ok },
+      { url: url.unavailable },
+      { url: url.hang, timeout: `${HANG_TIMEOUT_MS}ms` },
+      ...(withRedirect ? [{ url: url.redirect, interval: "2s" }] : []),
+      { url: url.slow },
+    ],
+  });
+  /** Checks per second each target is configured for. */
+  const rates: Record<string, number> = {
+    [url.ok]: 1,
+    [url.unavailable]: 1,
+    [url.hang]: 1,
+    [url.redirect]: 0.5,
+    [url.slow]: 1,
+  };
+
+  await using exporter: Exporter = await startExporter(dir.path, config(true));
+  let prom: Prometheus | undefined;
+  try {
+    await must(t, "the chart's alert rules load into Prometheus with a short for:", async () => {
+      const groups = await renderChartRules(helm, dir.path, `job="${JOB}"`);
+      const names = groups.flatMap((g) => g.rules.map((r) => r.alert ?? r.record));
+      assert.ok(names.includes("UptimeExporterURLDown"), `chart alerts: ${names.join(", ")}`);
+      await Deno.writeTextFile(`${dir.path}/rules.yml`, shortenRules(groups, ALERT_FOR_S));
+      const check = await run(promtool, ["check", "rules", `${dir.path}/rules.yml`]);
+      assert.equal(check.code, 0, `promtool check rules:\n${check.stdout}${check.stderr}`);
+    });
+
+    prom = await startPrometheus(prometheusBin, dir.path, {
+      global: { scrape_interval: "1s", scrape_timeout: "1s", evaluation_interval: "1s" },
+      rule_files: [`${dir.path}/rules.yml`],
+      scrape_configs: [{
+        job_name: JOB,
+        static_configs: [{ targets: [exporter.host] }],
+      }],
+    });
+    const p = prom;
+    const sel = (u: string) => `{job="${JOB}",url="${u}"}`;
+
+    await must(t, "the rules are loaded and healthy", async () => {
+      const data = await p.api<{ groups: { rules: { name: string; health: string }[] }[] }>(
+        "rules",
+      );
+      const rules = data.groups.flatMap((g) => g.rules);
+      assert.ok(rules.length > 0, "Prometheus loaded no rules");
+      for (const r of rules) assert.notEqual(r.health, "err", `rule ${r.name} is unhealthy`);
+    });
+
+    await must(t, "the exporter's scrape target is healthy", async () => {
+      type Active = { labels: Record<string, string>; health: string; lastError: string };
+      const target = await waitFor("a healthy scrape of the exporter", async () => {
+        const data = await p.api<{ activeTargets: Active[] }>("targets", { state: "active" });
+        const mine = data.activeTargets.filter((a) => a.labels.job === JOB);
+        assert.equal(mine.length, 1, "one active target for the exporter");
+        return mine[0]!.health === "up" ? mine[0] : undefined;
+      });
+      assert.equal(target.lastError, "");
+      const up = await p.query(`up{job="${JOB}"}`);
+      assert.deepEqual(up.map((s) => s.value), [1]);
+    });
+
+    await t.step(`${PREFIX}_up is 1 and 0 for the right URLs`, async () => {
+      const up = await waitFor("every target's up series", async () => {
+        const m = await p.queryBy(`${PREFIX}_up{job="${JOB}"}`);
+        return m.size === 5 ? m : undefined;
+      });
+      assert.deepEqual(Object.fromEntries(up), {
+        [url.ok]: 1,
+        [url.unavailable]: 0,
+        [url.hang]: 0,
+        [url.redirect]: 1,
+        [url.slow]: 1,
+      });
+      const codes = await p.queryBy(`${PREFIX}_status_code{job="${JOB}"}`);
+      assert.deepEqual(Object.fromEntries(codes), {
+        [url.ok]: 200,
+        [url.unavailable]: 503,
+        [url.hang]: 0,
+        [url.redirect]: 200,
+        [url.slow]: 200,
+      });
+      const labels = (await p.query(`${PREFIX}_up${sel(url.ok)}`))[0]!.metric;
+      assert.equal(labels.env, "e2e", "static labels from the config reach Prometheus");
+    });
+
+    await t.step(`${PREFIX}_response_ms is plausible; the hanging URL ≈ its timeout`, async () => {
+      // Wait until the hanging target has a timed-out check on record.
+      await waitFor("a timeout check of the hanging URL", async () => {
+        const r = await p.query(`${PREFIX}_checks_total{job="${JOB}",result="timeout"} > 0`);
+        return r.some((s) => s.metric.url === url.hang) ? true : undefined;
+      });
+      const ms = Object.fromEntries(await p.queryBy(`${PREFIX}_response_ms{job="${JOB}"}`));
+      console.log("response_ms:", ms);
+      assert.ok(ms[url.ok]! > 0 && ms[url.ok]! < 300, `ok: ${ms[url.ok]} ms`);
+      assert.ok(ms[url.redirect]! > 0 && ms[url.redirect]! < 500, `redirect: ${ms[url.redirect]}`);
+      assert.ok(ms[url.slow]! >= 150 && ms[url.slow]! < 800, `slow: ${ms[url.slow]} ms`);
+      assert.ok(
+        ms[url.hang]! >= HANG_TIMEOUT_MS - 20 && ms[url.hang]! < HANG_TIMEOUT_MS + 500,
+        `hang: ${ms[url.hang]} ms, timeout ${HANG_TIMEOUT_MS} ms`,
+      );
+    });
+
+    // The remaining queries need a full window of samples, and a little more: rate()
+    // does not extrapolate back past the start of a series.
+    await waitFor(`${WINDOW_S}s of samples`, async () => {
+      const r = await p.query(`count_over_time(${PREFIX}_up${sel(url.ok)}[${WINDOW_S + 5}s])`);
+      return (r[0]?.value ?? 0) >= WINDOW_S + 2 ? true : undefined;
+    }, { timeoutMs: (WINDOW_S + 40) * 1000, everyMs: 1000 });
+
+    await t.step(`rate(${PREFIX}_checks_total) grows at the configured interval`, async () => {
+      const rate = Object.fromEntries(
+        await p.queryBy(`sum by (url) (rate(${PREFIX}_checks_total{job="${JOB}"}[${WINDOW_S}s]))`),
+      );
+      console.log("checks per second:", rate);
+      for (const [u, expected] of Object.entries(rates)) {
+        const got = rate[u];
+        assert.ok(got !== undefined, `no rate for ${u}`);
+        assert.ok(
+          Math.abs(got - expected) <= expected * 0.25,
+          `${u}: ${got} checks/s, configured ${expected}/s`,
+        );
+      }
+      const byResult = Object.fromEntries(
+        await p.queryBy(
+          `sum by (result) (increase(${PREFIX}_checks_total${sel(url.unavailable)}[${WINDOW_S}s]))`,
+          "result",
+        ),
+      );
+      assert.ok(byResult.status! > 0, `the 503 URL fails with result="status": ${byResult}`);
+      assert.equal(byResult.up, 0);
+    });
+
+    await t.step(`histogram_quantile over ${PREFIX}_response_seconds is sensible`, async () => {
+      const q = async (phi: number, u: string) => {
+        const r = await p.query(
+          `histogram_quantile(${phi}, sum by (le) (rate(${PREFIX}_response_seconds_bucket${
+            sel(u)
+          }[${WINDOW_S}s])))`,
+        );
+        assert.equal(r.length, 1, `one quantile for ${u}`);
+        return r[0]!.value;
+      };
+      const ok = await q(0.5, url.ok);
+      const slow = await q(0.5, url.slow);
+      const hang = await q(0.9, url.hang);
+      console.log("quantiles (s):", { ok50: ok, slow50: slow, hang90: hang });
+      assert.ok(ok > 0 && ok <= 0.1, `median of the 200 URL: ${ok}s`);
+      assert.ok(slow > 0.1 && slow <= 0.5, `median of the 150 ms URL: ${slow}s`);
+      assert.ok(hang > 0.5 && hang <= 1, `p90 of the hanging URL (timeout 0.7s): ${hang}s`);
+    });
+
+    await t.step("the URL-down alert fires for the down URLs, not for the up ones", async () => {
+      const seen = new Set<string>();
+      const alerts = await waitFor("UptimeExporterURLDown to fire for the 503 URL", async () => {
+        const data = await p.api<{ alerts: Alert[] }>("alerts");
+        const down = data.alerts.filter((a) => a.labels.alertname === "UptimeExporterURLDown");
+        for (const a of down) seen.add(`${a.labels.url}:${a.state}`);
+        const firing = down.find((a) => a.labels.url === url.unavailable && a.state === "firing");
+        return firing ? data.alerts : undefined;
+      }, { timeoutMs: 30_000, everyMs: 500 });
+      const down = alerts.filter((a) => a.labels.alertname === "UptimeExporterURLDown");
+      const urls = down.map((a) => a.labels.url).sort();
+      assert.deepEqual(urls, [url.hang, url.unavailable].sort(), "alerts only for down URLs");
+      for (const a of down) {
+        assert.equal(a.labels.severity, "critical");
+        assert.ok(a.state === "firing" || a.state === "pending");
+      }
+      const others = alerts.filter((a) => a.labels.alertname !== "UptimeExporterURLDown");
+      assert.deepEqual(
+        others.map((a) => `${a.labels.alertname} ${a.labels.url ?? ""}`),
+        [],
+        "no other alert is active",
+      );
+      console.log("URL-down alert states seen:", [...seen].join(", "));
+    });
+
+    await t.step("promtool check metrics on a real scrape", async () => {
+      const res = await fetch(`${exporter.url}/metrics`);
+      const text = await res.text();
+      await saveArtifact("metrics.txt", text);
+      const out = await run(promtool, ["check", "metrics"], { stdin: text });
+      const findings = (out.stdout + out.stderr).split("\n").map((l) => l.trim()).filter(Boolean);
+      await saveArtifact("promtool-check-metrics.txt", findings.join("\n") + "\n");
+      console.log(`promtool check metrics (exit ${out.code}):\n  ${findings.join("\n  ")}`);
+      const unexpected = findings.filter((f) => !ALLOWED_LINT.some((a) => a.pattern.test(f)));
+      assert.deepEqual(unexpected, [], "promtool found problems not forced by the seed contract");
+      // Exit code 3 means lint problems only (all allowed above); anything else is an error.
+      assert.ok(out.code === 0 || (out.code === 3 && findings.length > 0), `exit ${out.code}`);
+    });
+
+    await t.step("a target removed by a config reload goes stale in Prometheus", async () => {
+      const before = await p.query(`${PREFIX}_up${sel(url.redirect)}`);
+      assert.equal(before.length, 1, "the redirect URL has a series before the reload");
+      await exporter.writeConfig(config(false));
+      const reload = await exporter.reload();
+      assert.equal(reload.status, 200, reload.body);
+      const metrics = await (await fetch(`${exporter.url}/metrics`)).text();
+      assert.ok(!metrics.includes(url.redirect), "the exporter no longer exposes the URL");
+      await waitFor("the removed URL's series to go stale", async () => {
+        const r = await p.query(`${PREFIX}_up${sel(url.redirect)}`);
+        return r.length === 0 ? true : undefined;
+      }, { timeoutMs: 15_000 });
+      // It went stale (a staleness marker), it did not just never exist:
+      const history = await p.query(`count_over_time(${PREFIX}_up${sel(url.redirect)}[1m])`);
+      assert.equal(history.length, 1);
+      assert.ok(history[0]!.value > 0);
+      // The other targets carry on.
+      const up = await p.queryBy(`${PREFIX}_up{job="${JOB}"}`);
+      assert.equal(up.size, 4);
+      assert.equal(up.get(url.ok), 1);
+    });
+
+    await t.step("a failed reload keeps the old config and fires the reload alert", async () => {
+      await Deno.writeTextFile(exporter.configFile, "targets: [\n");
+      const reload = await exporter.reload();
+      assert.equal(reload.status, 500, reload.body);
+      await waitFor("UptimeExporterConfigReloadFailed to fire", async () => {
+        const data = await p.api<{ alerts: Alert[] }>("alerts");
+        return data.alerts.some((a) =>
+            a.labels.alertname === "UptimeExporterConfigReloadFailed" && a.state === "firing"
+          )
+          ? true
+          : undefined;
+      }, { timeoutMs: 30_000, everyMs: 500 });
+      const up = await p.queryBy(`${PREFIX}_up{job="${JOB}"}`);
+      assert.equal(up.size, 4, "the running config stays in force");
+    });
+  } catch (e) {
+    await saveArtifact("exporter.log", exporter.proc.log).catch(() => {});
+    if (prom) await saveArtifact("prometheus.log", prom.proc.log).catch(() => {});
+    throw e;
+  } finally {
+    await prom?.close();
+  }
+  const status = await exporter.proc.close();
+  assert.equal(status.code, 0, `the exporter exits cleanly on SIGTERM:\n${exporter.proc.log}`);
+});

@@ -1,0 +1,256 @@
+/**
+ * End to end with a real browser: headless Chromium, driven over the DevTools
+ * protocol, looks at the status page at `/` while the exporter (run with the
+ * compiled binary's permission flags) checks loopback targets. The test
+ * asserts on what a person sees and saves screenshots under
+ * tests/e2e/artifacts/ (with E2E_UPDATE_DOCS=1 also under docs/).
+ *
+ * Needs /usr/bin/chromium (see docs/e2e.md); a missing browser fails the test.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { Browser, type Page } from "./cdp.ts";
+import {
+  requireTool,
+  ROOT,
+  saveArtifact,
+  startExporter,
+  startTargets,
+  tempDir,
+  versionOf,
+  waitFor,
+} from "./harness.ts";
+
+/** A label value that would run script if the page did not escape it. */
+const HOSTILE = `<script>window.__xss=1</script><img src=x onerror="window.__xss=2">`;
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1280, height: 720 };
+
+interface Row {
+  state: string;
+  url: string;
+  labels: string;
+  status: string;
+  response: string;
+  lastCheck: string;
+  why: string;
+  badgeBg: string;
+  badgeFg: string;
+}
+
+const READ_ROWS = `[...document.querySelectorAll("#rows tr")].filter((r) => !r.hidden).map((r) => {
+  const c = r.cells, badge = r.querySelector(".badge"), style = getComputedStyle(badge);
+  return {
+    state: badge.innerText.trim(),
+    url: c[1].firstChild.textContent.trim(),
+    labels: (c[1].querySelector(".labels")?.textContent ?? "").trim(),
+    status: c[2].innerText.trim(),
+    response: c[3].innerText.trim(),
+    lastCheck: c[4].innerText.trim(),
+    why: c[5].innerText.trim(),
+    badgeBg: style.backgroundColor,
+    badgeFg: style.color,
+  };
+})`;
+
+function rows(page: Page): Promise<Row[]> {
+  return page.evaluate<Row[]>(READ_ROWS);
+}
+
+Deno.test("e2e: a real browser shows the status page while checks run", async (t) => {
+  const chromium = requireTool("chromium", ["/usr/bin/chromium", "chromium"], "CHROMIUM");
+  console.log(`chromium: ${await versionOf(chromium)}`);
+
+  await using dir = await tempDir("browser");
+  await using targets = startTargets();
+  const url = {
+    ok: `${targets.url}/ok`,
+    unavailable: `${targets.url}/unavailable`,
+    hang: targets.hangUrl,
+    slow: `${targets.url}/slow`,
+    hostile: `${targets.url}/redirect`,
+  };
+  await using exporter = await startExporter(dir.path, {
+    defaults: { interval: "1s", timeout: "700ms" },
+    targets: [
+      { url: url.ok, labels: { team: "shop" } },
+      { url: url.unavailable, labels: { team: "payments" } },
+      { url: url.hang, interval: "2s" },
+      { url: url.slow },
+      { url: url.hostile, labels: { name: HOSTILE } },
+    ],
+  });
+  await waitFor("the exporter to be ready (every target checked once)", async () => {
+    const res = await fetch(`${exporter.url}/readyz`);
+    await res.body?.cancel();
+    return res.status === 200 ? true : undefined;
+  }, { timeoutMs: 30_000 });
+
+  await using browser = await Browser.launch(chromium);
+  console.log(`browser over CDP: ${await browser.version()}`);
+  const page = await browser.newPage();
+  await page.setViewport(DESKTOP.width, DESKTOP.height);
+  // ?refresh=2: the page's own auto-refresh, faster than the default 10s for the test.
+  await page.goto(`${exporter.url}/?refresh=2`);
+
+  await t.step("one row per target, down targets first", async () => {
+    const r = await rows(page);
+    assert.deepEqual(r.map((x) => x.url).sort(), Object.values(url).sort());
+    const states = r.map((x) => x.state.replace(/^\W+\s*/, ""));
+    assert.deepEqual(states, ["DOWN", "DOWN", "UP", "UP", "UP"], `rows: ${JSON.stringify(r)}`);
+    assert.deepEqual(r.slice(0, 2).map((x) => x.url).sort(), [url.hang, url.unavailable].sort());
+    const headline = await page.evaluate<string>(`document.getElementById("headline").innerText`);
+    assert.equal(headline, "2 of 5 targets down");
+    assert.equal(await page.evaluate<string>("document.title"), "(2 down) uptime-exporter");
+  });
+
+  await t.step("up and down are shown by text and symbol as well as colour", async () => {
+    const r = await rows(page);
+    const down = r.find((x) => x.url === url.unavailable)!;
+    const up = r.find((x) => x.url === url.ok)!;
+    assert.equal(down.state, "✕ DOWN");
+    assert.equal(up.state, "✓ UP");
+    assert.notEqual(down.badgeBg, up.badgeBg, "different background colours");
+    assert.notEqual(down.badgeFg, up.badgeFg, "different text colours");
+    assert.equal(down.status, "503");
+    assert.match(down.why, /^status\b/);
+    assert.equal(r.find((x) => x.url === url.hang)!.status, "none");
+    assert.match(r.find((x) => x.url === url.hang)!.why, /^timeout\b/);
+  });
+
+  await t.step("a label with <script> in it is shown as text and runs nothing", async () => {
+    const r = await rows(page);
+    const hostile = r.find((x) => x.url === url.hostile)!;
+    assert.equal(hostile.labels, `name=${HOSTILE}`);
+    assert.equal(await page.evaluate("typeof window.__xss"), "undefined");
+    assert.equal(await page.evaluate("document.scripts.length"), 1, "only the page's own script");
+    assert.equal(await page.evaluate(`document.querySelectorAll("#rows img").length`), 0);
+  });
+
+  await t.step("times are in human units", async () => {
+    const r = await rows(page);
+    for (const x of r) {
+      assert.match(x.response, /^\d+(\.\d+)?(ms|s)$/, `response of ${x.url}: ${x.response}`);
+      assert.match(x.lastCheck, /^(just now|\d+s ago)\s*every \d+s$/, `${x.url}: ${x.lastCheck}`);
+    }
+    assert.match(r.find((x) => x.url === url.hang)!.response, /^7\d\dms$/, "≈ the 700ms timeout");
+    assert.match(r.find((x) => x.url === url.slow)!.response, /^1[5-9]\dms$|^[2-9]\d\dms$/);
+  });
+
+  await t.step("columns sort when their heading is clicked", async () => {
+    const order = () =>
+      page.evaluate<number[]>(
+        `[...document.querySelectorAll("#rows tr")].map((r) => Number(r.cells[3].dataset.sort))`,
+      );
+    await page.click("#targets th:nth-child(4) button");
+    const asc = await order();
+    assert.deepEqual(asc, [...asc].sort((a, b) => a - b), "ascending by response time");
+    assert.equal(
+      await page.evaluate(`document.querySelector("#targets th:nth-child(4)").ariaSort`),
+      "ascending",
+    );
+    await page.click("#targets th:nth-child(4) button");
+    const desc = await order();
+    assert.deepEqual(desc, [...desc].sort((a, b) => b - a), "descending by response time");
+    await page.click("#targets th:nth-child(1) button");
+    const states = (await rows(page)).map((x) => x.state);
+    assert.deepEqual(states.slice(0, 2), ["✕ DOWN", "✕ DOWN"], "state sort puts down first");
+  });
+
+  await t.step("the filter box narrows the rows", async () => {
+    await page.click("#filter");
+    await page.type("payments");
+    const r = await rows(page);
+    assert.deepEqual(r.map((x) => x.url), [url.unavailable]);
+    assert.equal(await page.evaluate(`document.getElementById("shown").innerText`), "1 of 5 shown");
+    await page.evaluate(
+      `(() => { const f = document.getElementById("filter"); f.value = ""; f.dispatchEvent(new Event("input")); })()`,
+    );
+    assert.equal((await rows(page)).length, 5);
+  });
+
+  await t.step("it refreshes in place, without a page reload, keeping the sort", async () => {
+    const before = await page.evaluate<string>(
+      `(window.__marker = "still here", document.getElementById("generated").dateTime)`,
+    );
+    await waitFor("the page to refresh itself", async () => {
+      const now = await page.evaluate<string>(`document.getElementById("generated").dateTime`);
+      return now !== before ? now : undefined;
+    }, { timeoutMs: 15_000, everyMs: 250 });
+    assert.equal(await page.evaluate("window.__marker"), "still here", "no full reload");
+    assert.equal(
+      await page.evaluate(`document.querySelector("#targets th:nth-child(1)").ariaSort`),
+      "ascending",
+      "the chosen sort survives the refresh",
+    );
+    assert.equal((await rows(page)).length, 5);
+  });
+
+  await t.step("no script errors and no CSP violations", () => {
+    assert.deepEqual(page.errors, []);
+  });
+
+  await t.step("screenshot at desktop width", async () => {
+    // Back to the server's order (down first) for the picture.
+    await page.goto(`${exporter.url}/`);
+    await saveScreenshot(page, "status-page.png");
+  });
+
+  await t.step("readable at phone width", async () => {
+    await page.setViewport(PHONE.width, PHONE.height, true);
+    await page.goto(`${exporter.url}/`);
+    const layout = await page.evaluate<{
+      scrollWidth: number;
+      innerWidth: number;
+      outside: string[];
+      smallest: number;
+    }>(`(() => {
+      const outside = [];
+      let smallest = Infinity;
+      for (const el of document.querySelectorAll("#rows .badge, #rows td.url, #headline, #summary li")) {
+        const r = el.getBoundingClientRect();
+        if (r.width === 0 || r.left < 0 || r.right > innerWidth + 0.5) outside.push(el.textContent.slice(0, 40));
+        smallest = Math.min(smallest, parseFloat(getComputedStyle(el).fontSize));
+      }
+      // Every cell stays inside its row's card.
+      for (const td of document.querySelectorAll("#rows td")) {
+        const r = td.getBoundingClientRect(), row = td.parentElement.getBoundingClientRect();
+        if (r.width === 0) continue;
+        if (r.left < row.left || r.right > row.right + 0.5) outside.push(td.textContent.slice(0, 40));
+        const range = document.createRange();
+        range.selectNodeContents(td);
+        const text = range.getBoundingClientRect();
+        if (text.width > 0 && (text.left < row.left || text.right > row.right + 0.5)) {
+          outside.push(td.textContent.slice(0, 40));
+        }
+      }
+      return { scrollWidth: document.documentElement.scrollWidth, innerWidth, outside, smallest };
+    })()`);
+    assert.equal(layout.innerWidth, PHONE.width);
+    assert.ok(layout.scrollWidth <= PHONE.width, `no sideways scrolling: ${layout.scrollWidth}px`);
+    assert.deepEqual(layout.outside, [], "everything fits the screen and its card");
+    assert.ok(layout.smallest >= 12, `text at least 12px: ${layout.smallest}px`);
+    const r = await rows(page);
+    assert.equal(r.length, 5);
+    assert.deepEqual(r.slice(0, 2).map((x) => x.state), ["✕ DOWN", "✕ DOWN"]);
+    await saveScreenshot(page, "status-page-phone.png");
+    assert.deepEqual(page.errors, []);
+  });
+
+  await browser.close();
+  const status = await exporter.proc.close();
+  assert.equal(status.code, 0, `the exporter exits cleanly on SIGTERM:\n${exporter.proc.log}`);
+});
+
+async function saveScreenshot(page: Page, name: string): Promise<void> {
+  const png = await page.screenshot();
+  assert.deepEqual([...png.slice(1, 4)], [0x50, 0x4e, 0x47], "a PNG");
+  const path = await saveArtifact(name, png);
+  console.log(`screenshot: ${path}`);
+  if (Deno.env.get("E2E_UPDATE_DOCS") === "1") {
+    await Deno.writeFile(`${ROOT}/docs/${name}`, png);
+    console.log(`screenshot: ${ROOT}/docs/${name}`);
+  }
+}
