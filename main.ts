@@ -14,6 +14,7 @@ import { formatDuration } from "./lib/duration.ts";
 import { loadConfig } from "./lib/load_config.ts";
 import { Logger } from "./lib/log.ts";
 import { VERSION } from "./lib/version.ts";
+import { loadWebConfig, WebConfigError, WebServer } from "./lib/web_config.ts";
 
 /** Most time a shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 1800;
@@ -47,6 +48,14 @@ async function main(): Promise<void> {
     if (e instanceof ConfigError) fail(e.message);
     throw e;
   }
+  if (cli.checkConfig && cli.webConfigFile) {
+    try {
+      await loadWebConfig(cli.webConfigFile);
+    } catch (e) {
+      if (e instanceof WebConfigError) fail(e.message);
+      throw e;
+    }
+  }
   if (cli.checkConfig) {
     console.log(`Config OK: ${config.targets.length} targets`);
     for (const t of config.targets) {
@@ -63,22 +72,32 @@ async function main(): Promise<void> {
   const app = new App(config, { logger, version: VERSION, loadConfig: () => loadConfig(cli) });
   const stopping = new AbortController();
 
-  const server = Deno.serve({
-    hostname: cli.listen.hostname,
-    port: cli.listen.port,
-    signal: stopping.signal,
-    onListen: ({ hostname, port }) => {
-      logger.info("listening", {
-        address: `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
-        version: VERSION,
-        targets: config.targets.length,
-      });
-    },
-    onError: (err) => {
-      logger.error("request failed", { err: (err as Error).message });
-      return new Response("Internal Server Error\n", { status: 500 });
-    },
-  }, app.handler);
+  let server: WebServer;
+  try {
+    server = await WebServer.start({
+      hostname: cli.listen.hostname,
+      port: cli.listen.port,
+      handler: app.handler,
+      webConfigFile: cli.webConfigFile,
+      logger,
+      onListen: ({ hostname, port }, tls) => {
+        logger.info("listening", {
+          address: `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
+          version: VERSION,
+          targets: config.targets.length,
+          tls,
+        });
+      },
+      onError: (err) => {
+        logger.error("request failed", { err: (err as Error).message });
+        return new Response("Internal Server Error\n", { status: 500 });
+      },
+    });
+  } catch (e) {
+    if (e instanceof WebConfigError) fail(e.message);
+    throw e;
+  }
+  stopping.signal.addEventListener("abort", () => server.shutdown(), { once: true });
   app.start();
 
   const watching = cli.configFile && cli.watchConfig
@@ -95,6 +114,7 @@ async function main(): Promise<void> {
   Deno.addSignalListener("SIGHUP", () => {
     logger.info("SIGHUP received; reloading");
     app.reload();
+    server.reload();
   });
   const shutdown = async (signal: string) => {
     if (stopping.signal.aborted) return;

@@ -19,6 +19,8 @@ export interface ListenAddress {
 /** Everything the command line and environment decide. */
 export interface CliOptions {
   configFile?: string;
+  /** exporter-toolkit style web config (TLS, basic auth, bearer token); see web_config.ts. */
+  webConfigFile?: string;
   overrides: ConfigOverrides;
   listen: ListenAddress;
   logLevel: LogLevel;
@@ -43,6 +45,8 @@ both win over the config file):
   --interval DURATION    default check interval (10s)      [UPTIME_EXPORTER_INTERVAL]
   --timeout DURATION     default check timeout (5s)        [UPTIME_EXPORTER_TIMEOUT]
   --listen [HOST]:PORT   listen address (:8080)   [UPTIME_EXPORTER_LISTEN, or PORT]
+  --web.config.file FILE TLS and authentication of this server, in the
+                         exporter-toolkit format       [UPTIME_EXPORTER_WEB_CONFIG]
   --metric-prefix NAME   prefix of per-URL metrics (sample_external_url)
                                                     [UPTIME_EXPORTER_METRIC_PREFIX]
   --log-level LEVEL      debug|info|warn|error (info)      [UPTIME_EXPORTER_LOG_LEVEL]
@@ -89,6 +93,7 @@ export function parseCli(
         interval: { type: "string" },
         timeout: { type: "string" },
         listen: { type: "string" },
+        "web.config.file": { type: "string" },
         "metric-prefix": { type: "string" },
         "log-level": { type: "string" },
         "log-format": { type: "string" },
@@ -148,6 +153,7 @@ export function parseCli(
 
   return {
     configFile: pick("config", "UPTIME_EXPORTER_CONFIG")?.[1],
+    webConfigFile: pick("web.config.file", "UPTIME_EXPORTER_WEB_CONFIG")?.[1],
     overrides,
     listen,
     logLevel: (level?.[1] ?? "info") as LogLevel,
