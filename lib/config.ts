@@ -80,6 +80,12 @@ export interface ConfigOverrides {
   /** Default timeout in ms (targets that set their own keep it). */
   timeoutMs?: number;
   metricPrefix?: string;
+  /**
+   * Where each override came from (`--timeout`, `UPTIME_EXPORTER_TIMEOUT`, ...),
+   * so a problem is blamed on the flag or variable, not on the file.
+   * Default: the flag names.
+   */
+  sources?: Partial<Record<"targets" | "intervalMs" | "timeoutMs" | "metricPrefix", string>>;
 }
 
 /** Options of {@linkcode buildConfig}. */
@@ -197,7 +203,9 @@ function parseYaml(
   }
   let value: unknown;
   try {
-    value = doc.toJS({ maxAliasCount: 100 });
+    // Counts alias expansions: plain anchor reuse (hundreds of targets sharing
+    // `headers: *auth`) passes, an exponential alias bomb does not.
+    value = doc.toJS({ maxAliasCount: 10_000 });
   } catch (e) {
     throw new ConfigError([`${fileName}: invalid YAML: ${(e as Error).message}`]);
   }
@@ -282,7 +290,9 @@ export function buildConfig(
   if (overrides.metricPrefix !== undefined) metricPrefix = overrides.metricPrefix;
   if (!METRIC_PREFIX_RE.test(metricPrefix)) {
     problems.add(
-      overrides.metricPrefix !== undefined ? ["--metric-prefix"] : ["global", "metric_prefix"],
+      overrides.metricPrefix !== undefined
+        ? [overrides.sources?.metricPrefix ?? "--metric-prefix"]
+        : ["global", "metric_prefix"],
       `'${metricPrefix}' is not a valid metric name prefix (letters, digits, _ and :, not starting with a digit)`,
     );
   }
@@ -300,7 +310,7 @@ export function buildConfig(
   let targetBase: Path = ["targets"];
   if (overrides.targets !== undefined) {
     rawTargets = overrides.targets.map((url) => ({ url }));
-    targetBase = ["--target"];
+    targetBase = [overrides.sources?.targets ?? "--target"];
   } else if (raw.targets === undefined) {
     rawTargets = DEFAULT_TARGETS.map((url) => ({ url }));
   } else if (!Array.isArray(raw.targets)) {
@@ -452,6 +462,8 @@ function resolveTarget(raw: unknown, path: Path, ctx: TargetContext): TargetConf
       ? [...path, "timeout"]
       : raw.interval !== undefined
       ? [...path, "interval"]
+      : ctx.overrides.timeoutMs !== undefined
+      ? [ctx.overrides.sources?.timeoutMs ?? "--timeout"]
       : ["defaults", "timeout"];
     problems.add(
       where,

@@ -27,9 +27,10 @@ export function parseDuration(value: unknown): number | undefined {
 /** Formats milliseconds for people: `850ms`, `12.3s`, `4m 05s`, `2h 10m`. */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms)) return "-";
-  if (ms < 1000) return `${ms < 10 ? ms.toFixed(1) : Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
-  const totalSeconds = Math.floor(ms / 1000);
+  // Each unit's range ends where rounding would show the next unit (999.6ms is 1.00s).
+  if (ms < 999.5) return `${ms < 9.95 ? ms.toFixed(1) : Math.round(ms)}ms`;
+  if (ms < 59_950) return `${(ms / 1000).toFixed(ms < 9_995 ? 2 : 1)}s`;
+  const totalSeconds = Math.max(60, Math.floor(ms / 1000));
   if (totalSeconds < 3600) {
     return `${Math.floor(totalSeconds / 60)}m ${String(totalSeconds % 60).padStart(2, "0")}s`;
   }

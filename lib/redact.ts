@@ -17,8 +17,10 @@ export function redactUrl(url: string): string {
     // Unparseable: the password may contain '/' or '@', so mask up to the last '@'.
     return url.replace(/\/\/.*@/s, "//***@");
   }
-  if (!parsed.password) return url;
-  parsed.password = "***";
+  if (!parsed.password && !parsed.username) return url;
+  // A user name alone is often a token (https://TOKEN@host/): mask it too.
+  if (parsed.password) parsed.password = "***";
+  else parsed.username = "***";
   return parsed.href;
 }
 

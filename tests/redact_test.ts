@@ -18,18 +18,20 @@ Deno.test("redactUrl", async (t) => {
     ];
     for (const [url, shown] of cases) assert.equal(redactUrl(url), shown, url);
   });
-  await t.step("leaves URLs without a password untouched", () => {
+  await t.step("leaves URLs without credentials untouched", () => {
     for (
       const url of [
         "https://host.example/",
         "https://host.example",
         "http://host.example:8080/a?b=c",
-        "https://user@host.example/",
         "https://host.example/path/with@sign",
       ]
     ) {
       assert.equal(redactUrl(url), url);
     }
+  });
+  await t.step("masks a user name alone: it is often a token", () => {
+    assert.equal(redactUrl("https://ghp_token123@host.example/"), "https://***@host.example/");
   });
   await t.step("an unparseable URL: everything between // and @ is masked", () => {
     assert.equal(redactUrl("https://user:pass@host:badport/"), "https://***@host:badport/");
