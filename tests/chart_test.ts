@@ -960,3 +960,25 @@ Deno.test("Dockerfile", async (t) => {
     }
   });
 });
+
+Deno.test("docs/kubernetes.md's values table lists every value", () => {
+  const doc = Deno.readTextFileSync(`${ROOT}/docs/kubernetes.md`);
+  const values = parseYaml(Deno.readTextFileSync(`${CHART}/values.yaml`));
+  const missing: string[] = [];
+  for (const [key, value] of Object.entries(values)) {
+    if (!doc.includes(`| \`${key}\``)) missing.push(key);
+    const opaque = [
+      "podSecurityContext",
+      "securityContext",
+      "resources",
+      "livenessProbe",
+      "readinessProbe",
+    ];
+    if (value && typeof value === "object" && !Array.isArray(value) && !opaque.includes(key)) {
+      for (const sub of Object.keys(value)) {
+        if (!doc.includes(`| \`${key}.${sub}\``)) missing.push(`${key}.${sub}`);
+      }
+    }
+  }
+  assert.deepEqual(missing, [], "add these to the values table in docs/kubernetes.md");
+});
