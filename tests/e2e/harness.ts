@@ -445,7 +445,8 @@ export async function renderChartRules(
     `${ROOT}/helm/uptime-exporter`,
     "--namespace",
     "e2e",
-    // A helm built with `go install` assumes Kubernetes 1.20, below the chart's kubeVersion.
+    // A helm built by plain `go install` (no -ldflags) assumes Kubernetes 1.20, below the
+    // chart's kubeVersion; name a supported version so any helm build renders the chart.
     "--kube-version",
     "1.30.0",
     "--values",

@@ -186,9 +186,14 @@ Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's
       });
       const ms = Object.fromEntries(await p.queryBy(`${PREFIX}_response_ms{job="${JOB}"}`));
       console.log("response_ms:", ms);
-      assert.ok(ms[url.ok]! > 0 && ms[url.ok]! < 300, `ok: ${ms[url.ok]} ms`);
-      assert.ok(ms[url.redirect]! > 0 && ms[url.redirect]! < 500, `redirect: ${ms[url.redirect]}`);
-      assert.ok(ms[url.slow]! >= 150 && ms[url.slow]! < 800, `slow: ${ms[url.slow]} ms`);
+      // Loopback answers take a few ms; under load they may take more, but never
+      // as long as the hanging URL's timeout.
+      assert.ok(ms[url.ok]! > 0 && ms[url.ok]! < HANG_TIMEOUT_MS, `ok: ${ms[url.ok]} ms`);
+      assert.ok(
+        ms[url.redirect]! > 0 && ms[url.redirect]! < HANG_TIMEOUT_MS,
+        `redirect: ${ms[url.redirect]} ms`,
+      );
+      assert.ok(ms[url.slow]! >= 150 && ms[url.slow]! < 1000, `slow: ${ms[url.slow]} ms`);
       assert.ok(
         ms[url.hang]! >= HANG_TIMEOUT_MS - 20 && ms[url.hang]! < HANG_TIMEOUT_MS + 500,
         `hang: ${ms[url.hang]} ms, timeout ${HANG_TIMEOUT_MS} ms`,
