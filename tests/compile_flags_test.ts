@@ -141,3 +141,15 @@ Deno.test("--version under the compile task's permissions prints deno.json's ver
     new RegExp(`^uptime-exporter ${denoJson().version.replaceAll(".", "\\.")}\\b`),
   );
 });
+
+Deno.test("docs/kubernetes.md explains exactly the compile task's permissions", () => {
+  const doc = Deno.readTextFileSync(new URL("../docs/kubernetes.md", import.meta.url));
+  const section = doc.slice(doc.indexOf("## Permissions of the binary"));
+  const explained = [...section.slice(0, section.indexOf("\n## ", 5)).matchAll(/^- `([^`]+)`:/gm)]
+    .map((m) => m[1]);
+  assert.deepEqual(
+    explained,
+    compilePermissionFlags(),
+    "update the permission list in docs/kubernetes.md",
+  );
+});
