@@ -83,7 +83,13 @@ Deno.test("probe judges real responses", async (t) => {
       result: "up",
       status: 503,
     },
-    { name: "404 with default codes", settings: { url: "/nope" }, up: false, result: "status", status: 404 },
+    {
+      name: "404 with default codes",
+      settings: { url: "/nope" },
+      up: false,
+      result: "status",
+      status: 404,
+    },
     {
       name: "redirect followed, final response judged",
       settings: { url: "/redirect" },
@@ -132,7 +138,13 @@ Deno.test("probe judges real responses", async (t) => {
     },
     {
       name: "POST with body and header",
-      settings: { url: "/echo", method: "POST", body: "{}", headers: { "X-Token": "t1" }, body_regex: '"token":"t1"' },
+      settings: {
+        url: "/echo",
+        method: "POST",
+        body: "{}",
+        headers: { "X-Token": "t1" },
+        body_regex: '"token":"t1"',
+      },
       up: true,
       result: "up",
       status: 200,
