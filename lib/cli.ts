@@ -113,11 +113,14 @@ export function parseCli(
     const e = env[envName];
     return e !== undefined && e !== "" ? [envName, e] : undefined;
   };
-  const overrides: ConfigOverrides = {};
+  // `sources` lets config problems name the flag or variable a value came from.
+  const sources: NonNullable<ConfigOverrides["sources"]> = {};
+  const overrides: ConfigOverrides = { sources };
 
   if (values.target && values.target.length > 0) overrides.targets = values.target;
   else if (env.UPTIME_EXPORTER_TARGETS) {
     overrides.targets = env.UPTIME_EXPORTER_TARGETS.split(/[\s,]+/).filter(Boolean);
+    sources.targets = "UPTIME_EXPORTER_TARGETS";
   }
   for (const [flag, key] of [["interval", "intervalMs"], ["timeout", "timeoutMs"]] as const) {
     const given = pick(flag, `UPTIME_EXPORTER_${flag.toUpperCase()}`);
@@ -127,10 +130,19 @@ export function parseCli(
       problems.push(
         `${given[0]}: '${given[1]}' is not a positive duration (use e.g. 250ms, 10s, 1m)`,
       );
-    } else overrides[key] = ms;
+    } else {
+      overrides[key] = ms;
+      sources[key] = given[0];
+    }
   }
   const prefix = pick("metric-prefix", "UPTIME_EXPORTER_METRIC_PREFIX");
-  if (prefix) overrides.metricPrefix = prefix[1];
+  if (prefix) {
+    overrides.metricPrefix = prefix[1];
+    sources.metricPrefix = prefix[0];
+  }
+  const config = pick("config", "UPTIME_EXPORTER_CONFIG") ??
+    (values.config === "" ? ["--config", ""] as [string, string] : undefined);
+  if (config?.[1] === "") problems.push(`${config[0]}: must name a file`);
 
   let listen: ListenAddress = { hostname: "0.0.0.0", port: 8080 };
   const listenGiven = pick("listen", "UPTIME_EXPORTER_LISTEN") ??
@@ -152,7 +164,7 @@ export function parseCli(
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
-    configFile: pick("config", "UPTIME_EXPORTER_CONFIG")?.[1],
+    configFile: config?.[1],
     webConfigFile: pick("web.config.file", "UPTIME_EXPORTER_WEB_CONFIG")?.[1],
     overrides,
     listen,
