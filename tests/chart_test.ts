@@ -450,6 +450,24 @@ const TOGGLES: Record<string, (docs: K8s[]) => void> = {
     );
   },
   "test-disabled-values.yaml": (docs) => assert.ok(!kinds(docs).includes("Pod")),
+  "webconfig-values.yaml": (docs) => {
+    const pod = only(docs, "Deployment").spec.template.spec;
+    const container = exporterContainer(docs);
+    const arg = "--web.config.file=/etc/uptime-exporter-web/web-config.yml";
+    assert.ok(container.args.includes(arg), container.args.join(" "));
+    const mount = container.volumeMounts.find((m: K8s) => m.name === "web-config");
+    assert.equal(mount.mountPath, "/etc/uptime-exporter-web");
+    const volume = pod.volumes.find((v: K8s) => v.name === "web-config");
+    assert.equal(volume.secret.secretName, "uptime-exporter-web");
+    assert.equal(container.livenessProbe.httpGet.scheme, "HTTPS");
+    assert.equal(container.readinessProbe.httpGet.scheme, "HTTPS");
+    const endpoint = only(docs, "ServiceMonitor").spec.endpoints[0];
+    assert.equal(endpoint.scheme, "https");
+    assert.equal(endpoint.tlsConfig.serverName, "uptime-exporter.monitoring.svc");
+    assert.equal(endpoint.basicAuth.username.key, "username");
+    const script: string = only(docs, "Pod").spec.containers[0].command.join(" ");
+    assert.match(script, /wget -q -T 5 --no-check-certificate -O \/tmp\/metrics "https:\/\//);
+  },
   "full-config-values.yaml": (docs) => {
     const pod = only(docs, "Deployment").spec.template.spec;
     const container = exporterContainer(docs);
