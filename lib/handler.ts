@@ -7,7 +7,7 @@
 
 import { CONTENT_TYPE, type Exposition } from "./exposition.ts";
 import type { ResultsStore } from "./results.ts";
-import { renderStatusPage } from "./status_page.ts";
+import { renderStatusPage, STATUS_PAGE_CSP } from "./status_page.ts";
 
 /** What the handler reads and asks for. */
 export interface HandlerDeps {
@@ -74,7 +74,12 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
       case "/": {
         const html = renderStatusPage(deps.store.states, { version: deps.version });
         return new Response(head ? null : html, {
-          headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" },
+          headers: {
+            "content-type": "text/html; charset=utf-8",
+            "cache-control": "no-store",
+            "content-security-policy": STATUS_PAGE_CSP,
+            "x-content-type-options": "nosniff",
+          },
         });
       }
       case "/healthz":

@@ -110,6 +110,7 @@ Deno.test("handler routes", async (t) => {
   await t.step("status page escapes every target string and masks credentials", async () => {
     const res = await call("/");
     assert.equal(res.headers.get("content-type"), "text/html; charset=utf-8");
+    assert.match(res.headers.get("content-security-policy") ?? "", /default-src 'none'/);
     const html = await res.text();
     assert.ok(!html.includes("<script>alert(1)</script>"));
     assert.ok(html.includes("&lt;script&gt;alert(1)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;"));
