@@ -13,10 +13,11 @@
  *
  * With users or a token, every path but `/healthz` and `/readyz` needs
  * credentials; wrong or missing ones get the same 401 whatever was wrong.
- * The files (this one, the certificate, the key, the token) are re-read when
- * they change, without a restart: a new certificate is picked up by closing
- * the listener and listening again at once on the same port (requests in
- * flight finish; a connection attempted in those few milliseconds is refused).
+ * The files (this one, the certificate, the key, the token) are polled and a
+ * change is applied, without a restart, once two polls agree on it: a new
+ * certificate is picked up by closing the listener and listening again at
+ * once on the same port (requests in flight finish; a connection attempted in
+ * those few milliseconds is refused).
  *
  * @module
  */
@@ -334,6 +335,9 @@ export class WebServer {
   #port: number;
   #timer?: ReturnType<typeof setInterval>;
   #reloading?: Promise<boolean>;
+  /** A changed config seen once by polling, applied if the next poll sees it again. */
+  #candidate?: string;
+  #lastError?: string;
   #stopped = false;
   /** The previous listener's shutdown after a certificate swap. */
   #drained: Promise<void> = Promise.resolve();
@@ -363,7 +367,7 @@ export class WebServer {
     server.#server = server.#listen(true);
     server.#port = server.#server.addr.port;
     if (options.webConfigFile) {
-      server.#timer = setInterval(() => server.reload(), options.reloadIntervalMs ?? 5000);
+      server.#timer = setInterval(() => server.reload(false), options.reloadIntervalMs ?? 5000);
     }
     return server;
   }
@@ -410,17 +414,20 @@ export class WebServer {
   }
 
   /**
-   * Re-reads the web config and its files now; applies them when they changed.
+   * Re-reads the web config and its files; applies them when they changed.
    * Concurrent calls share one reload.
    *
+   * @param now apply a change at once (SIGHUP). Otherwise (polling) a change
+   *   is applied only once two reads an interval apart agree, so that a file
+   *   caught half-written (an empty file means no protection) is never used.
    * @returns true when a new config was applied.
    */
-  reload(): Promise<boolean> {
-    this.#reloading ??= this.#reload().finally(() => (this.#reloading = undefined));
+  reload(now = true): Promise<boolean> {
+    this.#reloading ??= this.#reload(now).finally(() => (this.#reloading = undefined));
     return this.#reloading;
   }
 
-  async #reload(): Promise<boolean> {
+  async #reload(now: boolean): Promise<boolean> {
     const file = this.#options.webConfigFile;
     if (!file || this.#stopped) return false;
     const log = this.#options.logger;
@@ -428,13 +435,26 @@ export class WebServer {
     try {
       next = await loadWebConfig(file);
     } catch (e) {
-      log.error("web config reload failed; keeping the running one", {
-        err: (e as Error).message,
-      });
+      const err = (e as Error).message;
+      // Logged once per distinct problem, not at every poll.
+      if (err !== this.#lastError) {
+        log.error("web config reload failed; keeping the running one", { err });
+      }
+      this.#lastError = err;
+      this.#candidate = undefined;
       return false;
     }
+    this.#lastError = undefined;
     const old = this.#config;
-    if (this.#stopped || next.fingerprint === old?.fingerprint) return false;
+    if (this.#stopped || next.fingerprint === old?.fingerprint) {
+      this.#candidate = undefined;
+      return false;
+    }
+    if (!now && next.fingerprint !== this.#candidate) {
+      this.#candidate = next.fingerprint;
+      return false;
+    }
+    this.#candidate = undefined;
     const tlsChanged = next.tls?.cert !== old?.tls?.cert || next.tls?.key !== old?.tls?.key;
     this.#config = next;
     this.#auth = new Authenticator(next);

@@ -320,6 +320,56 @@ Deno.test("WebServer serves TLS and swaps certificate and users without a restar
   }
 });
 
+Deno.test("WebServer never applies a web config file caught half-written", async (t) => {
+  const full = `basic_auth_users: {alice: '${ALICE_HASH}'}\n`;
+  const dir = await tempDir({ "web.yml": full });
+  const logs: string[] = [];
+  const server = await WebServer.start({
+    hostname: "127.0.0.1",
+    port: 0,
+    handler: () => Promise.resolve(new Response("secret metrics")),
+    webConfigFile: `${dir}/web.yml`,
+    logger: new Logger({ level: "debug", write: (l) => logs.push(l) }),
+    reloadIntervalMs: 3_600_000, // polls are driven by hand below
+  });
+  const status = async () => {
+    const res = await fetch(`http://127.0.0.1:${server.addr.port}/metrics`);
+    await res.body?.cancel();
+    return res.status;
+  };
+  try {
+    await t.step("a poll that sees an empty file once does not drop authentication", async () => {
+      await Deno.writeTextFile(`${dir}/web.yml`, "");
+      assert.equal(await server.reload(false), false);
+      assert.equal(await status(), 401);
+      await Deno.writeTextFile(`${dir}/web.yml`, full);
+      assert.equal(await server.reload(false), false);
+      assert.equal(await server.reload(false), false);
+      assert.equal(await status(), 401);
+    });
+    await t.step("a change seen by two polls in a row is applied", async () => {
+      await Deno.writeTextFile(`${dir}/web.yml`, "");
+      assert.equal(await server.reload(false), false);
+      assert.equal(await server.reload(false), true);
+      assert.equal(await status(), 200);
+    });
+    await t.step("an explicit reload (SIGHUP) applies at once", async () => {
+      await Deno.writeTextFile(`${dir}/web.yml`, full);
+      assert.equal(await server.reload(), true);
+      assert.equal(await status(), 401);
+    });
+    await t.step("a persisting problem is logged once, not at every poll", async () => {
+      await Deno.writeTextFile(`${dir}/web.yml`, "nope: 1");
+      for (let i = 0; i < 5; i++) assert.equal(await server.reload(false), false);
+      assert.equal(logs.filter((l) => l.includes("unknown key 'nope'")).length, 1);
+      assert.equal(await status(), 401);
+    });
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("WebServer without a web config is plain HTTP without authentication", async () => {
   const server = await WebServer.start({
     hostname: "127.0.0.1",
