@@ -979,6 +979,16 @@ Deno.test("Dockerfile", async (t) => {
   });
 });
 
+Deno.test("values.yaml has a ## comment above every key", () => {
+  const lines = Deno.readTextFileSync(`${CHART}/values.yaml`).split("\n");
+  const bare = lines.flatMap((line, i) =>
+    /^\s*[A-Za-z_][\w.-]*:/.test(line) && !(lines[i - 1] ?? "").trim().startsWith("##")
+      ? [`${i + 1}: ${line}`]
+      : []
+  );
+  assert.deepEqual(bare, [], "document these keys with a ## comment right above them");
+});
+
 Deno.test("docs/kubernetes.md's values table lists every value", () => {
   const doc = Deno.readTextFileSync(`${ROOT}/docs/kubernetes.md`);
   const values = parseYaml(Deno.readTextFileSync(`${CHART}/values.yaml`));
