@@ -957,6 +957,36 @@ Deno.test("Dockerfile", async (t) => {
       assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${key}=`));
     }
   });
+  await t.step("the build stage's dependency steps pass here (deno install --frozen)", async () => {
+    // The build context as the Dockerfile's COPY lines take it, in a scratch directory.
+    const dir = await tempDir();
+    try {
+      const runs: string[] = [];
+      for (const line of instructions.slice(0, instructions.indexOf(from[1]!))) {
+        const copy = /^COPY (?!--)(.+) (\S+)$/.exec(line);
+        if (copy) {
+          for (const src of copy[1]!.split(/\s+/)) {
+            ok(
+              await run("cp", ["-r", `${ROOT}/${src.replace(/\/$/, "")}`, `${dir}/`]),
+              `copy ${src}`,
+            );
+          }
+        }
+        const install = /^RUN (deno install --frozen[^&]*?)\s*(&&|$)/.exec(line);
+        if (install) {
+          const words = install[1]!.trim().split(/\s+/);
+          ok(await run(Deno.execPath(), words.slice(1), { cwd: dir }), words.join(" "));
+          runs.push(words.join(" "));
+        }
+      }
+      assert.deepEqual(runs, [
+        "deno install --frozen",
+        "deno install --frozen --entrypoint main.ts",
+      ]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
   await t.step(".dockerignore lets in what the build copies and keeps the rest out", () => {
     const patterns = Deno.readTextFileSync(`${ROOT}/.dockerignore`).split("\n")
       .map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
