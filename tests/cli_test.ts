@@ -10,6 +10,7 @@ import { ConfigError, type ConfigOverrides, DEFAULT_TARGETS } from "../lib/confi
 import { formatDuration } from "../lib/duration.ts";
 import { loadConfig } from "../lib/load_config.ts";
 import { VERSION } from "../lib/version.ts";
+import { baseEnv, EXPORTER_PERMISSIONS } from "./test_servers.ts";
 
 const FIXTURES = new URL("./fixtures/config/", import.meta.url).pathname;
 
@@ -412,17 +413,7 @@ Deno.test("sources, strongest first: flags, environment, file, defaults", async 
 // --- main.ts as a subprocess -------------------------------------------------
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read", "--allow-sys=hostname"];
-
-/** Only what deno itself needs, so the caller's UPTIME_EXPORTER_* cannot leak in. */
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1" };
-  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
-  return env;
-}
+const PERMISSIONS = EXPORTER_PERMISSIONS;
 
 interface Run {
   code: number;

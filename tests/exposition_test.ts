@@ -4,20 +4,9 @@ import { escapeLabelValue, Exposition } from "../lib/exposition.ts";
 import type { ProbeResult } from "../lib/probe.ts";
 import { ResultsStore } from "../lib/results.ts";
 import { SelfMetrics } from "../lib/self_metrics.ts";
+import { probeResult } from "./test_servers.ts";
 
-function result(partial: Partial<ProbeResult>): ProbeResult {
-  return {
-    up: true,
-    result: "up",
-    statusCode: 200,
-    durationMs: 12.3456,
-    reason: "",
-    redirects: 0,
-    bodyBytes: 2,
-    startedAt: 0,
-    ...partial,
-  };
-}
+const result = (partial: Partial<ProbeResult>) => probeResult({ durationMs: 12.3456, ...partial });
 
 function setup(yaml: string) {
   const config = buildConfig(yaml, {}, { env: {} });

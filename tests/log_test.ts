@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { Logger, type LoggerOptions } from "../lib/log.ts";
+import { baseEnv, closedPort, EXPORTER_PERMISSIONS } from "./test_servers.ts";
 
 const T0 = Date.UTC(2024, 0, 2, 3, 4, 5, 678);
 const TS = "2024-01-02T03:04:05.678Z";
@@ -147,25 +148,7 @@ Deno.test("secrets are masked", async (t) => {
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const ROOT = new URL("..", import.meta.url).pathname;
-const PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read", "--allow-sys=hostname"];
-
-/** Only what deno itself needs, so the caller's UPTIME_EXPORTER_* cannot leak in. */
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1" };
-  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
-  return env;
-}
-
-/** A loopback port nothing listens on. */
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+const PERMISSIONS = EXPORTER_PERMISSIONS;
 
 /**
  * Runs main.ts until `done(stderr)` holds, then sends SIGTERM and waits for the

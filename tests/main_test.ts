@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { closedPort, serve, until } from "./test_servers.ts";
+import { closedPort, EXPORTER_PERMISSIONS, serve, until } from "./test_servers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read", "--allow-sys=hostname"];
+const PERMISSIONS = EXPORTER_PERMISSIONS;
 
 /** Runs main.ts as a real subprocess on a free port; collects stderr lines. */
 function startExporter(args: string[], env: Record<string, string> = {}) {

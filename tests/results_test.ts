@@ -2,17 +2,9 @@ import assert from "node:assert/strict";
 import { buildConfig } from "../lib/config.ts";
 import type { ProbeResult } from "../lib/probe.ts";
 import { ResultsStore } from "../lib/results.ts";
+import { probeResult } from "./test_servers.ts";
 
-const up = (ms: number): ProbeResult => ({
-  up: true,
-  result: "up",
-  statusCode: 200,
-  durationMs: ms,
-  reason: "",
-  redirects: 0,
-  bodyBytes: 0,
-  startedAt: 0,
-});
+const up = (ms: number): ProbeResult => probeResult({ durationMs: ms });
 const down: ProbeResult = { ...up(10), up: false, result: "timeout", statusCode: 0 };
 
 Deno.test("results store", async (t) => {

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { buildConfig } from "../lib/config.ts";
 import type { ProbeResult } from "../lib/probe.ts";
 import { ResultsStore } from "../lib/results.ts";
+import { probeResult } from "./test_servers.ts";
 import {
   escapeHtml,
   formatAge,
@@ -13,16 +14,7 @@ import {
 
 const NOW = Date.UTC(2025, 0, 2, 3, 4, 5);
 
-const up = (ms: number): ProbeResult => ({
-  up: true,
-  result: "up",
-  statusCode: 200,
-  durationMs: ms,
-  reason: "",
-  redirects: 0,
-  bodyBytes: 0,
-  startedAt: 0,
-});
+const up = (ms: number): ProbeResult => probeResult({ durationMs: ms });
 const failed = (
   result: ProbeResult["result"],
   statusCode: number,

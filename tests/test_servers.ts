@@ -6,6 +6,7 @@
  */
 
 import type { TargetConfig } from "../lib/config.ts";
+import type { ProbeResult } from "../lib/probe.ts";
 import { buildConfig } from "../lib/config.ts";
 
 const FIXTURES = new URL("./fixtures/tls/", import.meta.url);
@@ -107,4 +108,41 @@ export async function until(fn: () => boolean | Promise<boolean>, ms = 5000): Pr
     if (performance.now() > deadline) throw new Error(`condition not met within ${ms}ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The deno.json file of this repository. */
+const DENO_JSON = JSON.parse(
+  Deno.readTextFileSync(new URL("../deno.json", import.meta.url)),
+) as { tasks: Record<string, string> };
+
+/**
+ * The permission flags of deno.json's `compile` task (parsed, not copied), so
+ * every test that runs the exporter as a process runs it as the binary would.
+ */
+export const EXPORTER_PERMISSIONS: readonly string[] = DENO_JSON.tasks.compile!
+  .split(/\s+/).filter((w) => /^--(allow|deny)-/.test(w));
+
+/** Only what deno itself needs, so the caller's UPTIME_EXPORTER_* cannot leak in. */
+export function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+/** A probe result for store, page and exposition tests: up, 200, `durationMs` 12.5. */
+export function probeResult(partial: Partial<ProbeResult> = {}): ProbeResult {
+  return {
+    up: true,
+    result: "up",
+    statusCode: 200,
+    durationMs: 12.5,
+    reason: "",
+    redirects: 0,
+    bodyBytes: 0,
+    startedAt: 0,
+    ...partial,
+  };
 }
