@@ -62,6 +62,9 @@ export class App {
     });
     this.exposition = new Exposition(this.store, this.selfMetrics, {
       prefix: () => this.#config.metricPrefix,
+      // Bounds render cost under frequent scrapes; staleness scales with render time
+      // (~µs for a few targets, ≤1 s at 10,000+). See ExpositionOptions.maxStaleMs.
+      maxStaleMs: 1000,
     });
     this.handler = createHandler({
       exposition: this.exposition,

@@ -42,10 +42,16 @@ export class ResultsStore {
   #ordered: TargetState[] = [];
   #buckets: readonly number[] = [];
   #version = 0;
+  #configVersion = 0;
 
   /** Increases whenever any result or the target list changes. */
   get version(): number {
     return this.#version;
+  }
+
+  /** Increases whenever the target list or the buckets are applied (not on results). */
+  get configVersion(): number {
+    return this.#configVersion;
   }
 
   /** Bucket upper bounds in seconds (no +Inf). */
@@ -95,6 +101,7 @@ export class ResultsStore {
     this.#states = next;
     this.#ordered = [...next.values()];
     this.#version++;
+    this.#configVersion++;
   }
 
   /**

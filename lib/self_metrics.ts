@@ -35,10 +35,16 @@ export class SelfMetrics {
   readonly #reloads: Counter;
   readonly #skipped: Counter;
   #version = 0;
+  #reloadVersion = 0;
 
   /** Increases when a reload or skip changed a self metric (the exposition cache watches it). */
   get version(): number {
     return this.#version;
+  }
+
+  /** Increases on every reload attempt only (the exposition never serves a stale body past one). */
+  get reloadVersion(): number {
+    return this.#reloadVersion;
   }
 
   constructor(options: SelfMetricsOptions) {
@@ -149,6 +155,7 @@ export class SelfMetrics {
     this.#reloads.inc({ outcome: ok ? "success" : "failure" });
     if (ok) this.#reloadTs.set(atSeconds);
     this.#version++;
+    this.#reloadVersion++;
   }
 
   /** Counts a check skipped because its previous run had not finished. */

@@ -1,0 +1,885 @@
+/**
+ * Side-by-side benchmark: uptime-exporter vs Prometheus blackbox_exporter on
+ * the same loopback targets, one after the other (never at once: the machine
+ * has few cores), in one run.
+ *
+ *   deno task bench [--targets 1000,5000,20000] [--interval 10s] [--delay 50ms]
+ *                   [--duration 30s] [--warmup 12s] [--only ours|blackbox]
+ *                   [--json FILE] [--smoke]
+ *
+ * See docs/performance.md for what each figure means. It prints figures and
+ * never fails on them; it exits non-zero only when something did not run.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { parseDuration } from "../lib/duration.ts";
+import {
+  type Child,
+  fmt,
+  freePort,
+  type Percentiles,
+  percentiles,
+  type ProcSample,
+  readProc,
+  sleep,
+  spawn,
+  stopAll,
+  waitForHttp,
+  waitForLine,
+} from "./util.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const BLACKBOX = "/usr/bin/prometheus-blackbox-exporter";
+
+const USAGE = `deno task bench [flags]
+  --targets LIST        target counts, comma-separated (1000,5000,20000)
+  --interval DURATION   check interval of every target (10s)
+  --delay DURATION      the targets answer after this long (50ms)
+  --status CODE         the targets' status code (200)
+  --size BYTES          the targets' body size (0)
+  --duration DURATION   measured window per exporter and count (30s)
+  --warmup DURATION     before the window, so every target is checked once (interval + 2s)
+  --scrape-interval D   how often the benchmark scrapes our /metrics (5s)
+  --scrapers N          concurrent scrapers of the /metrics test (10)
+  --scrape-test D       length of the /metrics test (5s; 0 skips it)
+  --only NAME           ours | blackbox (default: both)
+  --no-idle             skip the idle run (2 targets: start-up time, RSS)
+  --json FILE           also write the results as JSON (bench/results/<date>.json
+                        unless --smoke; "-" for none)
+  --smoke               tiny and short, to prove the benchmark still works (CI)`;
+
+interface Options {
+  targets: number[];
+  intervalMs: number;
+  delayMs: number;
+  status: number;
+  size: number;
+  durationMs: number;
+  warmupMs: number;
+  scrapeIntervalMs: number;
+  scrapers: number;
+  scrapeTestMs: number;
+  only?: "ours" | "blackbox";
+  idle: boolean;
+  json?: string;
+  smoke: boolean;
+}
+
+function duration(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new Error(`--${flag}: not a duration: ${value}`);
+  return ms;
+}
+
+function parseOptions(args: string[]): Options | undefined {
+  const { values } = parseArgs({
+    args,
+    options: {
+      targets: { type: "string" },
+      interval: { type: "string" },
+      delay: { type: "string" },
+      status: { type: "string" },
+      size: { type: "string" },
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      "scrape-interval": { type: "string" },
+      scrapers: { type: "string" },
+      "scrape-test": { type: "string" },
+      only: { type: "string" },
+      "no-idle": { type: "boolean" },
+      json: { type: "string" },
+      smoke: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return undefined;
+  }
+  const smoke = values.smoke ?? false;
+  const intervalMs = duration(values.interval, smoke ? 2000 : 10_000, "interval");
+  const targets = (values.targets ?? (smoke ? "50" : "1000,5000,20000")).split(",").map((s) => {
+    const n = Number(s.trim());
+    if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new Error(`--targets: bad count ${s}`);
+    return n;
+  });
+  if (values.only !== undefined && values.only !== "ours" && values.only !== "blackbox") {
+    throw new Error("--only: ours or blackbox");
+  }
+  return {
+    targets,
+    intervalMs,
+    delayMs: duration(values.delay, 50, "delay"),
+    status: Number(values.status ?? 200),
+    size: Number(values.size ?? 0),
+    durationMs: duration(values.duration, smoke ? 4000 : 30_000, "duration"),
+    warmupMs: duration(values.warmup, intervalMs + (smoke ? 500 : 2000), "warmup"),
+    scrapeIntervalMs: duration(values["scrape-interval"], smoke ? 1000 : 5000, "scrape-interval"),
+    scrapers: Number(values.scrapers ?? 10),
+    scrapeTestMs: duration(values["scrape-test"], smoke ? 1000 : 5000, "scrape-test"),
+    only: values.only as Options["only"],
+    idle: !(values["no-idle"] ?? false),
+    json: values.json,
+    smoke,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The target server (Go, see target_server.go)
+
+interface TargetServer {
+  child: Child;
+  port: number;
+  url(id: number): string;
+  stats(sinceWallMs: number): Promise<TargetStats>;
+}
+
+interface TargetStats {
+  cpu_user_seconds: number;
+  cpu_system_seconds: number;
+  requests_total: number;
+  /** [target id, Unix ms] of each request that arrived since the asked time. */
+  arrivals: [number, number][];
+  /** How much longer than the delay the server held requests (its own accuracy), ms. */
+  overshoot_ms: { p50: number; p99: number; max: number };
+}
+
+async function buildTargetServer(): Promise<string> {
+  const dir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/uptime-exporter-bench`;
+  Deno.mkdirSync(dir, { recursive: true });
+  const out = `${dir}/target_server`;
+  const { code, stderr } = await new Deno.Command("go", {
+    args: ["build", "-o", out, `${ROOT}bench/target_server.go`],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) throw new Error(`go build failed:\n${new TextDecoder().decode(stderr)}`);
+  return out;
+}
+
+async function startTargetServer(opts: Options): Promise<TargetServer> {
+  const bin = await buildTargetServer();
+  const child = spawn("target server", bin, [
+    "-port",
+    "0",
+    "-delay",
+    `${opts.delayMs}ms`,
+    "-status",
+    String(opts.status),
+    "-size",
+    String(opts.size),
+  ], { stdout: "piped" });
+  const m = await waitForLine(child, /LISTEN (\d+)/, 10_000);
+  const port = Number(m[1]);
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    child,
+    port,
+    url: (id) => `${base}/t/${id}`,
+    async stats(since) {
+      const res = await fetch(`${base}/__stats?since=${Math.floor(since)}`);
+      return await res.json() as TargetStats;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Measurements common to both exporters
+
+interface Window {
+  /** Wall clock (Unix ms) of the window's start and end. */
+  startWall: number;
+  endWall: number;
+}
+
+interface ResourceUse {
+  /** CPU seconds of the process in the window. */
+  cpuSeconds: number;
+  /** Share of one core in the window. */
+  cpuCores: number;
+  rssMaxMB: number;
+  rssEndMB: number;
+}
+
+/** Samples a process's RSS every 250 ms between `begin` and `end`. */
+class ProcWatcher {
+  readonly #pid: number;
+  #first?: ProcSample;
+  #last?: ProcSample;
+  #rssMax = 0;
+  #timer?: ReturnType<typeof setInterval>;
+  constructor(pid: number) {
+    this.#pid = pid;
+  }
+  begin(): void {
+    this.#first = readProc(this.#pid);
+    this.#rssMax = this.#first?.rssBytes ?? 0;
+    this.#timer = setInterval(() => {
+      const s = readProc(this.#pid);
+      if (s) this.#rssMax = Math.max(this.#rssMax, s.rssBytes);
+    }, 250);
+  }
+  end(): ResourceUse {
+    clearInterval(this.#timer);
+    this.#last = readProc(this.#pid);
+    const a = this.#first, b = this.#last;
+    if (!a || !b) throw new Error(`process ${this.#pid} is gone`);
+    this.#rssMax = Math.max(this.#rssMax, b.rssBytes);
+    const cpu = b.cpuSeconds - a.cpuSeconds;
+    return {
+      cpuSeconds: cpu,
+      cpuCores: cpu / ((b.at - a.at) / 1000),
+      rssMaxMB: this.#rssMax / 2 ** 20,
+      rssEndMB: b.rssBytes / 2 ** 20,
+    };
+  }
+}
+
+/**
+ * Lateness of each request against a fixed-rate schedule, from the target's
+ * side: per target, arrival k is due at a0 + k·interval plus the target's best
+ * phase; lateness is how much later than that it came. Only arrivals inside
+ * the window are returned; the phase is taken from the whole run.
+ */
+function lateness(
+  arrivals: [number, number][],
+  intervalMs: number,
+  window: Window,
+  maxId: number,
+): { lateness: number[]; inWindow: number; perTargetMax: number } {
+  const byTarget = new Map<number, number[]>();
+  for (const [id, at] of arrivals) {
+    if (id >= maxId) continue;
+    let list = byTarget.get(id);
+    if (!list) byTarget.set(id, list = []);
+    list.push(at);
+  }
+  const out: number[] = [];
+  let inWindow = 0;
+  let perTargetMax = 0;
+  for (const list of byTarget.values()) {
+    list.sort((a, b) => a - b);
+    const a0 = list[0]!;
+    const offsets = list.map((a) => a - Math.round((a - a0) / intervalMs) * intervalMs);
+    const phase = Math.min(...offsets);
+    let count = 0;
+    for (let i = 0; i < list.length; i++) {
+      const at = list[i]!;
+      if (at < window.startWall || at >= window.endWall) continue;
+      count++;
+      out.push(offsets[i]! - phase);
+    }
+    inWindow += count;
+    perTargetMax = Math.max(perTargetMax, count);
+  }
+  return { lateness: out, inWindow, perTargetMax };
+}
+
+/** The figures of one exporter at one target count. */
+interface RunResult {
+  exporter: "ours" | "blackbox";
+  targets: number;
+  /** Checks (requests at the target server) in the window. */
+  checksDone: number;
+  checksExpected: number;
+  /** Checks that the exporter reported as successful, in the window. */
+  checksOk: number;
+  /** Reported response time − the target's delay, ms. */
+  timingErrorMs: Percentiles;
+  /** Request arrival at the target vs the fixed-rate schedule, ms. */
+  latenessMs: Percentiles;
+  resources: ResourceUse;
+  /** CPU ms per check (exporter process only). */
+  cpuMsPerCheck: number;
+  /** The target server's share of a core in the window, and its delay accuracy. */
+  targetServerCores: number;
+  targetServerOvershootMs: { p50: number; p99: number; max: number };
+  /** The benchmark process's own share of a core (scraper / probe driver). */
+  driverCores: number;
+  /** Exporter-specific extras. */
+  extra: Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------
+// Ours
+
+function oursConfig(ts: TargetServer, n: number, opts: Options): string {
+  const lines = [
+    "defaults:",
+    `  interval: ${opts.intervalMs}ms`,
+    `  timeout: ${Math.min(5000, opts.intervalMs)}ms`,
+    "targets:",
+  ];
+  for (let i = 0; i < n; i++) lines.push(`  - url: ${ts.url(i)}`);
+  return lines.join("\n") + "\n";
+}
+
+function startOurs(configFile: string, port: number, logFile: string): Child {
+  return spawn("uptime-exporter", Deno.execPath(), [
+    "run",
+    "--allow-net",
+    "--allow-env",
+    "--allow-read",
+    "--allow-sys=hostname",
+    `${ROOT}main.ts`,
+    "--config",
+    configFile,
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--log-level",
+    "warn",
+    "--no-watch-config",
+  ], { stderrFile: logFile });
+}
+
+interface Scrape {
+  ms: number;
+  bytes: number;
+  text: string;
+}
+
+async function scrape(url: string, gzip: boolean): Promise<Scrape> {
+  const t = performance.now();
+  const res = await fetch(url, {
+    headers: gzip ? { "accept-encoding": "gzip" } : { "accept-encoding": "identity" },
+  });
+  const bytes = Number(res.headers.get("content-length") ?? 0);
+  // Deno's fetch decompresses transparently; the time includes that, as for a real scraper.
+  const text = await res.text();
+  return { ms: performance.now() - t, bytes, text };
+}
+
+/** Pulls per-target values and the self-metrics we care about from one exposition. */
+function parseOurs(text: string, prefix = "sample_external_url") {
+  const perTarget = new Map<string, { ms?: number; ts?: number }>();
+  const self: Record<string, number> = {};
+  let up = 0;
+  const rMs = `${prefix}_response_ms{url="`;
+  const rTs = `${prefix}_last_check_timestamp_seconds{url="`;
+  const rUp = `${prefix}_checks_total{url="`;
+  let i = 0;
+  while (i < text.length) {
+    let j = text.indexOf("\n", i);
+    if (j < 0) j = text.length;
+    const c = text.charCodeAt(i);
+    if (c === 115 /* s */) {
+      if (text.startsWith(rMs, i) || text.startsWith(rTs, i)) {
+        const isMs = text.startsWith(rMs, i);
+        const start = i + (isMs ? rMs.length : rTs.length);
+        const q = text.indexOf('"', start);
+        const url = text.slice(start, q);
+        const value = Number(text.slice(text.lastIndexOf(" ", j) + 1, j));
+        let entry = perTarget.get(url);
+        if (!entry) perTarget.set(url, entry = {});
+        if (isMs) entry.ms = value;
+        else entry.ts = value;
+      } else if (text.startsWith(rUp, i)) {
+        const line = text.slice(i, j);
+        if (line.includes('result="up"')) up += Number(line.slice(line.lastIndexOf(" ") + 1));
+      }
+    } else if (c === 117 /* u */ || c === 112 /* p */) {
+      const line = text.slice(i, j);
+      const sp = line.lastIndexOf(" ");
+      self[line.slice(0, sp)] = Number(line.slice(sp + 1));
+    }
+    i = j + 1;
+  }
+  return { perTarget, self, up };
+}
+
+async function scrapeTest(url: string, opts: Options, pid: number) {
+  const watcher = new ProcWatcher(pid);
+  const latencies: number[] = [];
+  let bytes = 0;
+  const end = performance.now() + opts.scrapeTestMs;
+  watcher.begin();
+  await Promise.all(
+    Array.from({ length: opts.scrapers }, async () => {
+      for (let i = 0; i < 100_000 && performance.now() < end; i++) {
+        const s = await scrape(url, true);
+        latencies.push(s.ms);
+        bytes = s.bytes;
+      }
+    }),
+  );
+  const use = watcher.end();
+  const plain = await scrape(url, false);
+  return {
+    scrapers: opts.scrapers,
+    scrapes: latencies.length,
+    latencyMs: percentiles(latencies),
+    gzipBytes: bytes,
+    plainBytes: plain.bytes,
+    plainLatencyMs: plain.ms,
+    exporterCpuMsPerScrape: use.cpuSeconds * 1000 / Math.max(1, latencies.length),
+    exporterCores: use.cpuCores,
+  };
+}
+
+async function runOurs(ts: TargetServer, n: number, opts: Options, tmp: string) {
+  const configFile = `${tmp}/ours-${n}.yml`;
+  Deno.writeTextFileSync(configFile, oursConfig(ts, n, opts));
+  const port = freePort();
+  const metricsUrl = `http://127.0.0.1:${port}/metrics`;
+  const startWall = Date.now();
+  const t0 = performance.now();
+  const child = startOurs(configFile, port, `${tmp}/ours-${n}.log`);
+  try {
+    const startupMs = await waitForHttp(metricsUrl, t0, 30_000, 2, child);
+    const window: Window = {
+      startWall: startWall + opts.warmupMs,
+      endWall: startWall + opts.warmupMs + opts.durationMs,
+    };
+    const exporter = new ProcWatcher(child.pid);
+    const server = new ProcWatcher(ts.child.pid);
+    const self = new ProcWatcher(Deno.pid);
+    const samples = new Map<string, number>(); // `${url} ${ts}` -> response ms
+    const scrapeMs: number[] = [];
+    let upAtStart = 0, upAtEnd = 0;
+    let selfAtEnd: Record<string, number> = {};
+    let began = false;
+    for (let k = 0; k < 100_000; k++) {
+      const now = Date.now();
+      if (!began && now >= window.startWall) {
+        began = true;
+        exporter.begin();
+        server.begin();
+        self.begin();
+      }
+      if (now >= window.endWall) break;
+      const next = Math.min(
+        began ? window.endWall : window.startWall,
+        now + opts.scrapeIntervalMs,
+      );
+      const s = await scrape(metricsUrl, true);
+      const parsed = parseOurs(s.text);
+      if (began) {
+        scrapeMs.push(s.ms);
+        if (upAtStart === 0) upAtStart = parsed.up;
+      }
+      for (const [url, { ms, ts: at }] of parsed.perTarget) {
+        if (ms === undefined || at === undefined) continue;
+        const atMs = at * 1000;
+        if (atMs >= window.startWall && atMs < window.endWall) samples.set(`${url} ${at}`, ms);
+      }
+      await sleep(next - Date.now());
+    }
+    // A last scrape right after the window picks up checks that ended in it.
+    const last = parseOurs((await scrape(metricsUrl, true)).text);
+    upAtEnd = last.up;
+    selfAtEnd = last.self;
+    for (const [url, { ms, ts: at }] of last.perTarget) {
+      if (ms === undefined || at === undefined) continue;
+      const atMs = at * 1000;
+      if (atMs >= window.startWall && atMs < window.endWall) samples.set(`${url} ${at}`, ms);
+    }
+    const resources = exporter.end();
+    const serverUse = server.end();
+    const selfUse = self.end();
+    const stats = await ts.stats(startWall);
+    const late = lateness(stats.arrivals, opts.intervalMs, window, n);
+    const errors = [...samples.values()].map((ms) => ms - opts.delayMs);
+    const scrapeTestResult = opts.scrapeTestMs > 0
+      ? await scrapeTest(metricsUrl, opts, child.pid)
+      : undefined;
+    const result: RunResult = {
+      exporter: "ours",
+      targets: n,
+      checksDone: late.inWindow,
+      checksExpected: n * opts.durationMs / opts.intervalMs,
+      checksOk: upAtEnd - upAtStart,
+      timingErrorMs: percentiles(errors),
+      latenessMs: percentiles(late.lateness),
+      resources,
+      cpuMsPerCheck: resources.cpuSeconds * 1000 / Math.max(1, late.inWindow),
+      targetServerCores: serverUse.cpuCores,
+      targetServerOvershootMs: stats.overshoot_ms,
+      driverCores: selfUse.cpuCores,
+      extra: {
+        startupMs,
+        windowScrapeMs: percentiles(scrapeMs),
+        scrapeIntervalMs: opts.scrapeIntervalMs,
+        samplesSeen: samples.size,
+        selfMetrics: Object.fromEntries(
+          Object.entries(selfAtEnd).filter(([k]) =>
+            k.startsWith("uptime_exporter_") && !k.startsWith("uptime_exporter_build")
+          ),
+        ),
+        scrapeTest: scrapeTestResult,
+      },
+    };
+    return result;
+  } finally {
+    await child.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// blackbox_exporter, driven through /probe like Prometheus would
+
+function blackboxConfig(opts: Options): string {
+  return `modules:
+  http_bench:
+    prober: http
+    timeout: ${Math.min(5000, opts.intervalMs)}ms
+    http:
+      preferred_ip_protocol: ip4
+      ip_protocol_fallback: false
+      valid_status_codes: [${opts.status}]
+`;
+}
+
+interface ProbeRecord {
+  id: number;
+  /** Due time, Unix ms. */
+  due: number;
+  /** Send lateness of the driver itself, ms. */
+  sendLateMs: number;
+  durationMs?: number;
+  httpPhasesMs?: number;
+  success?: boolean;
+  failed?: string;
+}
+
+async function probeOnce(url: string, rec: ProbeRecord): Promise<void> {
+  try {
+    const res = await fetch(url, { headers: { "x-prometheus-scrape-timeout-seconds": "5" } });
+    const text = await res.text();
+    if (!res.ok) {
+      rec.failed = `status ${res.status}`;
+      return;
+    }
+    let phases = 0;
+    for (const line of text.split("\n")) {
+      if (line.startsWith("probe_duration_seconds ")) {
+        rec.durationMs = Number(line.slice(23)) * 1000;
+      } else if (line.startsWith("probe_success ")) rec.success = line.endsWith(" 1");
+      else if (line.startsWith("probe_http_duration_seconds{")) {
+        phases += Number(line.slice(line.lastIndexOf(" ") + 1)) * 1000;
+      }
+    }
+    rec.httpPhasesMs = phases;
+  } catch (e) {
+    rec.failed = (e as Error).message;
+  }
+}
+
+async function runBlackbox(ts: TargetServer, n: number, opts: Options, tmp: string) {
+  const configFile = `${tmp}/blackbox.yml`;
+  Deno.writeTextFileSync(configFile, blackboxConfig(opts));
+  const port = freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const t0 = performance.now();
+  const child = spawn("blackbox_exporter", BLACKBOX, [
+    `--config.file=${configFile}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    "--log.level=warn",
+  ], { stderrFile: `${tmp}/blackbox-${n}.log` });
+  try {
+    const startupMs = await waitForHttp(`${base}/-/healthy`, t0, 30_000, 2, child);
+    const startWall = Date.now();
+    const window: Window = {
+      startWall: startWall + opts.warmupMs,
+      endWall: startWall + opts.warmupMs + opts.durationMs,
+    };
+    const exporter = new ProcWatcher(child.pid);
+    const server = new ProcWatcher(ts.child.pid);
+    const self = new ProcWatcher(Deno.pid);
+    const step = opts.intervalMs / n;
+    const probeUrls = Array.from(
+      { length: n },
+      (_, i) => `${base}/probe?module=http_bench&target=${encodeURIComponent(ts.url(i))}`,
+    );
+    const records: ProbeRecord[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let began = false;
+    let dropped = 0;
+    // Probe j goes to target j mod n at startWall + j·step: every target once
+    // per interval, all of them spread evenly, like Prometheus spreads scrapes.
+    let j = 0;
+    const total = Math.ceil((window.endWall - startWall) / step);
+    for (let guard = 0; guard < 10_000_000 && j < total; guard++) {
+      const now = Date.now();
+      if (!began && now >= window.startWall) {
+        began = true;
+        exporter.begin();
+        server.begin();
+        self.begin();
+      }
+      for (; j < total && startWall + j * step <= now; j++) {
+        const due = startWall + j * step;
+        const rec: ProbeRecord = { id: j % n, due, sendLateMs: now - due };
+        if (inFlight.size >= 20_000) {
+          dropped++;
+          continue;
+        }
+        records.push(rec);
+        const p = probeOnce(probeUrls[j % n]!, rec).finally(() => inFlight.delete(p));
+        inFlight.add(p);
+      }
+      await sleep(Math.max(1, startWall + j * step - Date.now()));
+    }
+    await Promise.race([Promise.allSettled([...inFlight]), sleep(6000)]);
+    const resources = exporter.end();
+    const serverUse = server.end();
+    const selfUse = self.end();
+    const stats = await ts.stats(startWall);
+    const late = lateness(stats.arrivals, opts.intervalMs, window, n);
+    const inWindow = records.filter((r) => r.due >= window.startWall && r.due < window.endWall);
+    const errors = inWindow.filter((r) => r.durationMs !== undefined).map((r) =>
+      r.durationMs! - opts.delayMs
+    );
+    const phaseErrors = inWindow.filter((r) => r.httpPhasesMs !== undefined).map((r) =>
+      r.httpPhasesMs! - opts.delayMs
+    );
+    const result: RunResult = {
+      exporter: "blackbox",
+      targets: n,
+      checksDone: late.inWindow,
+      checksExpected: n * opts.durationMs / opts.intervalMs,
+      checksOk: inWindow.filter((r) => r.success).length,
+      timingErrorMs: percentiles(errors),
+      latenessMs: percentiles(late.lateness),
+      resources,
+      cpuMsPerCheck: resources.cpuSeconds * 1000 / Math.max(1, late.inWindow),
+      targetServerCores: serverUse.cpuCores,
+      targetServerOvershootMs: stats.overshoot_ms,
+      driverCores: selfUse.cpuCores,
+      extra: {
+        startupMs,
+        probesSent: inWindow.length,
+        probesFailed: inWindow.filter((r) => r.failed).length,
+        probesDropped: dropped,
+        firstFailure: inWindow.find((r) => r.failed)?.failed,
+        driverSendLatenessMs: percentiles(inWindow.map((r) => r.sendLateMs)),
+        httpPhasesTimingErrorMs: percentiles(phaseErrors),
+      },
+    };
+    return result;
+  } finally {
+    await child.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Idle: two targets, start-up time and RSS
+
+async function runIdle(ts: TargetServer, opts: Options, tmp: string) {
+  const configFile = `${tmp}/ours-idle.yml`;
+  Deno.writeTextFileSync(configFile, oursConfig(ts, 2, opts));
+  const port = freePort();
+  const t0 = performance.now();
+  const child = startOurs(configFile, port, `${tmp}/ours-idle.log`);
+  try {
+    const startupMs = await waitForHttp(`http://127.0.0.1:${port}/metrics`, t0, 30_000, 1, child);
+    await sleep(opts.smoke ? 1000 : 5000);
+    await scrape(`http://127.0.0.1:${port}/metrics`, true);
+    const rss = readProc(child.pid)?.rssBytes ?? 0;
+    return { targets: 2, startupMs, rssMB: rss / 2 ** 20 };
+  } finally {
+    await child.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Report
+
+async function machine() {
+  const text = (cmd: string, args: string[]) =>
+    new TextDecoder().decode(new Deno.Command(cmd, { args, stdout: "piped" }).outputSync().stdout)
+      .trim();
+  const lscpu = text("lscpu", []);
+  const model = /Model name:\s+(.*)/.exec(lscpu)?.[1] ?? "?";
+  const mem = /MemTotal:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/meminfo"))?.[1];
+  const blackboxVersion = /version (\S+)/.exec(
+    new TextDecoder().decode(
+      (await new Deno.Command(BLACKBOX, { args: ["--version"], stderr: "null", stdout: "piped" })
+        .output()).stdout,
+    ),
+  )?.[1];
+  return {
+    nproc: Number(text("nproc", [])),
+    cpuModel: model,
+    memoryGB: Math.round(Number(mem) / 2 ** 20),
+    loadAverage: Deno.loadavg(),
+    kernel: Deno.osRelease(),
+    deno: Deno.version.deno,
+    blackbox: blackboxVersion,
+    go: text("go", ["version"]),
+  };
+}
+
+function row(cells: string[], widths: number[]): string {
+  return cells.map((c, i) => i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)).join("  ");
+}
+
+function table(runs: { targets: number; ours?: RunResult; blackbox?: RunResult }[], opts: Options) {
+  const head = [
+    "targets",
+    "exporter",
+    "checks done",
+    "ok",
+    "CPU/check ms",
+    "CPU cores",
+    "err p50",
+    "err p99",
+    "err max",
+    "late p50",
+    "late p99",
+    "late max",
+    "RSS MB",
+    "tgt srv cores",
+  ];
+  const widths = [9, 9, 14, 7, 12, 9, 8, 8, 8, 8, 8, 8, 7, 13];
+  const lines = [row(head, widths)];
+  for (const r of runs) {
+    const cells = (x: RunResult) => [
+      `${x.checksDone}/${x.checksExpected}`,
+      String(x.checksOk),
+      fmt(x.cpuMsPerCheck, 3),
+      fmt(x.resources.cpuCores, 2),
+      fmt(x.timingErrorMs.p50, 2),
+      fmt(x.timingErrorMs.p99, 2),
+      fmt(x.timingErrorMs.max, 1),
+      fmt(x.latenessMs.p50, 1),
+      fmt(x.latenessMs.p99, 1),
+      fmt(x.latenessMs.max, 1),
+      fmt(x.resources.rssMaxMB, 1),
+      fmt(x.targetServerCores, 2),
+    ];
+    const label = `${r.targets}`;
+    if (r.ours) lines.push(row([label, "ours", ...cells(r.ours)], widths));
+    if (r.blackbox) {
+      lines.push(row([r.ours ? "" : label, "blackbox", ...cells(r.blackbox)], widths));
+    }
+    if (r.ours && r.blackbox) {
+      const q = (a: number, b: number, d = 2) => b > 0 ? `${fmt(a / b, d)}x` : "-";
+      const o = r.ours, b = r.blackbox;
+      lines.push(row([
+        "",
+        "ratio",
+        "",
+        "",
+        q(o.cpuMsPerCheck, b.cpuMsPerCheck),
+        q(o.resources.cpuCores, b.resources.cpuCores),
+        "",
+        q(o.timingErrorMs.p99, b.timingErrorMs.p99),
+        "",
+        "",
+        q(o.latenessMs.p99, b.latenessMs.p99),
+        "",
+        q(o.resources.rssMaxMB, b.resources.rssMaxMB),
+        "",
+      ], widths));
+    }
+  }
+  return [
+    `interval ${opts.intervalMs} ms, target delay ${opts.delayMs} ms, window ${opts.durationMs} ms ` +
+    `after ${opts.warmupMs} ms warm-up; err = reported response time - delay (ms); ` +
+    `late = arrival at the target vs fixed-rate schedule (ms)`,
+    ...lines,
+  ].join("\n");
+}
+
+async function main(): Promise<number> {
+  const opts = parseOptions(Deno.args);
+  if (!opts) return 0;
+  if (opts.only !== "ours") {
+    try {
+      Deno.statSync(BLACKBOX);
+    } catch {
+      throw new Error(`${BLACKBOX} not found: apt-get install prometheus-blackbox-exporter`);
+    }
+  }
+  const tmp = Deno.makeTempDirSync({ prefix: "uptime-exporter-bench-" });
+  const started = performance.now();
+  const info = await machine();
+  console.log(
+    `machine: ${info.nproc} CPUs, ${info.cpuModel}, ${info.memoryGB} GB, load ${
+      info.loadAverage.map((l) => l.toFixed(2)).join(" ")
+    }; deno ${info.deno}; blackbox ${info.blackbox}`,
+  );
+  const ts = await startTargetServer(opts);
+  const runs: { targets: number; ours?: RunResult; blackbox?: RunResult }[] = [];
+  let idle;
+  try {
+    if (opts.idle && opts.only !== "blackbox") {
+      idle = await runIdle(ts, opts, tmp);
+      console.log(
+        `idle (2 targets): first /metrics ${fmt(idle.startupMs, 0)} ms after spawn, RSS ${
+          fmt(idle.rssMB, 1)
+        } MB`,
+      );
+    }
+    for (const n of opts.targets) {
+      const run: (typeof runs)[number] = { targets: n };
+      runs.push(run);
+      if (opts.only !== "blackbox") {
+        console.log(`ours, ${n} targets ...`);
+        run.ours = await runOurs(ts, n, opts, tmp);
+        const st = run.ours.extra.scrapeTest as Awaited<ReturnType<typeof scrapeTest>> | undefined;
+        console.log(
+          `  first /metrics ${fmt(run.ours.extra.startupMs as number, 0)} ms; ` +
+            (st
+              ? `/metrics test: ${st.scrapers} scrapers, ${st.scrapes} scrapes, p50 ${
+                fmt(st.latencyMs.p50, 1)
+              } p99 ${fmt(st.latencyMs.p99, 1)} max ${fmt(st.latencyMs.max, 1)} ms, ${
+                fmt(st.gzipBytes / 1e6, 2)
+              } MB gzip / ${fmt(st.plainBytes / 1e6, 2)} MB plain, ${
+                fmt(st.exporterCpuMsPerScrape, 2)
+              } CPU ms/scrape`
+              : ""),
+        );
+      }
+      if (opts.only !== "ours") {
+        console.log(`blackbox_exporter, ${n} targets ...`);
+        run.blackbox = await runBlackbox(ts, n, opts, tmp);
+        const x = run.blackbox.extra;
+        console.log(
+          `  probes sent ${x.probesSent}, failed ${x.probesFailed}, dropped ${x.probesDropped}` +
+            (x.firstFailure ? ` (${x.firstFailure})` : ""),
+        );
+      }
+    }
+  } finally {
+    await stopAll();
+  }
+  const report = table(runs, opts);
+  console.log(`\n${report}`);
+  const result = {
+    date: new Date().toISOString(),
+    command: `deno task bench ${Deno.args.join(" ")}`.trim(),
+    machine: info,
+    options: opts,
+    idle,
+    runs,
+    elapsedSeconds: (performance.now() - started) / 1000,
+  };
+  const json = opts.json ??
+    (opts.smoke ? "-" : `${ROOT}bench/results/${result.date.slice(0, 19).replace(/:/g, "")}.json`);
+  if (json !== "-") {
+    Deno.writeTextFileSync(json, JSON.stringify(result, null, 2) + "\n");
+    console.log(`wrote ${json}`);
+  }
+  Deno.removeSync(tmp, { recursive: true });
+  return 0;
+}
+
+if (import.meta.main) {
+  const onSignal = async () => {
+    await stopAll();
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    Deno.exit(await main());
+  } catch (e) {
+    console.error(`bench failed: ${(e as Error).stack ?? e}`);
+    await stopAll();
+    Deno.exit(1);
+  }
+}

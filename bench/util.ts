@@ -1,0 +1,213 @@
+/**
+ * Helpers of the benchmark: /proc sampling, percentiles, child processes that
+ * are always killed, free ports.
+ *
+ * @module
+ */
+
+/** Clock ticks per second of /proc/PID/stat times (USER_HZ; 100 on Linux). */
+const CLK_TCK = 100;
+
+/** CPU seconds (user + system, all threads) and RSS bytes of a process, from /proc. */
+export interface ProcSample {
+  cpuSeconds: number;
+  rssBytes: number;
+  /** When sampled, `performance.now()` ms. */
+  at: number;
+}
+
+/** Reads utime+stime from /proc/PID/stat and VmRSS from /proc/PID/status. */
+export function readProc(pid: number): ProcSample | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the command name (which may hold spaces) start at "state" (field 3).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const rss = /VmRSS:\s+(\d+) kB/.exec(status);
+    return {
+      cpuSeconds: (utime + stime) / CLK_TCK,
+      rssBytes: rss ? Number(rss[1]) * 1024 : 0,
+      at: performance.now(),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** p50/p99/max (and count) of a list of numbers. */
+export interface Percentiles {
+  n: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** Nearest-rank percentiles; all zeros for an empty list. */
+export function percentiles(values: ArrayLike<number>): Percentiles {
+  const n = values.length;
+  if (n === 0) return { n: 0, p50: 0, p90: 0, p99: 0, max: 0, mean: 0 };
+  const sorted = Float64Array.from(values).sort();
+  const at = (q: number) => sorted[Math.min(n - 1, Math.ceil(q * n) - 1)]!;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += sorted[i]!;
+  return { n, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted[n - 1]!, mean: sum / n };
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Sleeps `ms`, or less when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, Math.max(0, ms));
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** A child process that is killed when the benchmark ends, whatever happens. */
+export interface Child {
+  name: string;
+  pid: number;
+  process: Deno.ChildProcess;
+  /** Exit code once it exited. */
+  exitCode?: number;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const children = new Set<Child>();
+
+/** Spawns a command with stdin piped (closing it tells our own servers to exit). */
+export function spawn(
+  name: string,
+  cmd: string,
+  args: string[],
+  options: { stdout?: "piped" | "null"; stderrFile?: string; env?: Record<string, string> } = {},
+): Child {
+  const process = new Deno.Command(cmd, {
+    args,
+    stdin: "piped",
+    stdout: options.stdout ?? "null",
+    stderr: options.stderrFile ? "piped" : "null",
+    env: options.env,
+  }).spawn();
+  if (options.stderrFile) {
+    const file = Deno.openSync(options.stderrFile, { write: true, create: true, truncate: true });
+    process.stderr.pipeTo(file.writable).catch(() => {});
+  }
+  let stopping: Promise<void> | undefined;
+  const child: Child = {
+    name,
+    pid: process.pid,
+    process,
+    stop(graceMs = 2000) {
+      stopping ??= (async () => {
+        try {
+          await process.stdin.close();
+        } catch { /* already closed */ }
+        try {
+          process.kill("SIGTERM");
+        } catch { /* already gone */ }
+        const killer = setTimeout(() => {
+          try {
+            process.kill("SIGKILL");
+          } catch { /* already gone */ }
+        }, graceMs);
+        await process.status;
+        clearTimeout(killer);
+        children.delete(child);
+      })();
+      return stopping;
+    },
+  };
+  process.status.then((s) => child.exitCode = s.code);
+  children.add(child);
+  return child;
+}
+
+/** Kills every child still running (on error, on Ctrl-C, at the end). */
+export async function stopAll(): Promise<void> {
+  await Promise.allSettled([...children].map((c) => c.stop(1000)));
+}
+
+/** Reads stdout lines until one matches; throws after `timeoutMs`. */
+export async function waitForLine(
+  child: Child,
+  re: RegExp,
+  timeoutMs: number,
+): Promise<RegExpExecArray> {
+  const reader = child.process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  const deadline = performance.now() + timeoutMs;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    while (performance.now() < deadline) {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${child.name}: no line matching ${re}`)),
+          deadline - performance.now(),
+        );
+      });
+      const { done, value } = await Promise.race([reader.read(), timeout]);
+      clearTimeout(timer);
+      if (done) break;
+      buffered += value;
+      const m = re.exec(buffered);
+      if (m) {
+        // Keep draining so the child never blocks on a full pipe.
+        (async () => {
+          try {
+            while (!(await reader.read()).done) { /* discard */ }
+          } catch { /* closed */ }
+        })();
+        return m;
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  throw new Error(`${child.name}: exited or timed out before printing ${re}`);
+}
+
+/** Polls `url` until it answers 200; returns ms from `since` to that answer. */
+export async function waitForHttp(
+  url: string,
+  since: number,
+  timeoutMs: number,
+  everyMs = 5,
+  child?: Child,
+): Promise<number> {
+  const deadline = since + timeoutMs;
+  while (performance.now() < deadline) {
+    if (child?.exitCode !== undefined) {
+      throw new Error(`${child.name} exited with code ${child.exitCode}`);
+    }
+    try {
+      const res = await fetch(url);
+      await res.body?.cancel();
+      if (res.ok) return performance.now() - since;
+    } catch { /* not up yet */ }
+    await sleep(everyMs);
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+/** Formats a number with `d` decimals, or "-" when undefined/NaN. */
+export function fmt(value: number | undefined, d = 1): string {
+  return value === undefined || !Number.isFinite(value) ? "-" : value.toFixed(d);
+}
