@@ -19,9 +19,11 @@ import {
   type Child,
   fmt,
   freePort,
+  machineBusySeconds,
   type Percentiles,
   percentiles,
   type ProcSample,
+  rawGet,
   readProc,
   sleep,
   spawn,
@@ -48,6 +50,7 @@ const USAGE = `deno task bench [flags]
   --no-idle             skip the idle run (2 targets: start-up time, RSS)
   --json FILE           also write the results as JSON (bench/results/<date>.json
                         unless --smoke; "-" for none)
+  --v8-flags FLAGS      extra V8 flags for our exporter (on top of deno task start's)
   --smoke               tiny and short, to prove the benchmark still works (CI)`;
 
 interface Options {
@@ -65,6 +68,7 @@ interface Options {
   idle: boolean;
   json?: string;
   smoke: boolean;
+  v8Flags?: string;
 }
 
 function duration(value: string | undefined, fallback: number, flag: string): number {
@@ -92,6 +96,7 @@ function parseOptions(args: string[]): Options | undefined {
       "no-idle": { type: "boolean" },
       json: { type: "string" },
       smoke: { type: "boolean" },
+      "v8-flags": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -124,6 +129,7 @@ function parseOptions(args: string[]): Options | undefined {
     idle: !(values["no-idle"] ?? false),
     json: values.json,
     smoke,
+    v8Flags: values["v8-flags"],
   };
 }
 
@@ -147,6 +153,14 @@ interface TargetStats {
   overshoot_ms: { p50: number; p99: number; max: number };
 }
 
+/**
+ * Ports the target server listens on. Targets are spread over them: 2,000 new
+ * connections/s to one address:port leave ~28,000 sockets in TIME_WAIT, the
+ * whole ephemeral port range, and connect() then stalls in the kernel for
+ * every client alike. Real targets are on many addresses.
+ */
+const TARGET_PORTS = 16;
+
 async function buildTargetServer(): Promise<string> {
   const dir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/uptime-exporter-bench`;
   Deno.mkdirSync(dir, { recursive: true });
@@ -165,6 +179,8 @@ async function startTargetServer(opts: Options): Promise<TargetServer> {
   const child = spawn("target server", bin, [
     "-port",
     "0",
+    "-ports",
+    String(TARGET_PORTS),
     "-delay",
     `${opts.delayMs}ms`,
     "-status",
@@ -172,13 +188,13 @@ async function startTargetServer(opts: Options): Promise<TargetServer> {
     "-size",
     String(opts.size),
   ], { stdout: "piped" });
-  const m = await waitForLine(child, /LISTEN (\d+)/, 10_000);
-  const port = Number(m[1]);
-  const base = `http://127.0.0.1:${port}`;
+  const m = await waitForLine(child, /LISTEN ([\d,]+)\n/, 10_000);
+  const ports = m[1]!.split(",").map(Number);
+  const base = `http://127.0.0.1:${ports[0]}`;
   return {
     child,
-    port,
-    url: (id) => `${base}/t/${id}`,
+    port: ports[0]!,
+    url: (id) => `http://127.0.0.1:${ports[id % ports.length]}/t/${id}`,
     async stats(since) {
       const res = await fetch(`${base}/__stats?since=${Math.floor(since)}`);
       return await res.json() as TargetStats;
@@ -278,6 +294,20 @@ function lateness(
   return { lateness: out, inWindow, perTargetMax };
 }
 
+/** The whole machine's busy CPU in a window, to tell others' load apart. */
+class MachineWatcher {
+  #busy = 0;
+  #at = 0;
+  begin(): void {
+    this.#busy = machineBusySeconds();
+    this.#at = performance.now();
+  }
+  /** Cores busy on average in the window. */
+  end(): number {
+    return (machineBusySeconds() - this.#busy) / ((performance.now() - this.#at) / 1000);
+  }
+}
+
 /** The figures of one exporter at one target count. */
 interface RunResult {
   exporter: "ours" | "blackbox";
@@ -299,6 +329,8 @@ interface RunResult {
   targetServerOvershootMs: { p50: number; p99: number; max: number };
   /** The benchmark process's own share of a core (scraper / probe driver). */
   driverCores: number;
+  /** Cores busy in the window that none of the above used (other work on the machine). */
+  otherCores: number;
   /** Exporter-specific extras. */
   extra: Record<string, unknown>;
 }
@@ -317,13 +349,22 @@ function oursConfig(ts: TargetServer, n: number, opts: Options): string {
   return lines.join("\n") + "\n";
 }
 
-function startOurs(configFile: string, port: number, logFile: string): Child {
+/**
+ * The flags of `deno task start` (deno.json), so that the exporter runs here
+ * as users run it, plus any `--v8-flags` given to the benchmark.
+ */
+function startFlags(extraV8Flags?: string): string[] {
+  const task: string = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks.start;
+  const words = task.split(/\s+/);
+  const flags = words.slice(words.indexOf("run") + 1, words.indexOf("main.ts"));
+  if (extraV8Flags) flags.push(`--v8-flags=${extraV8Flags}`);
+  return flags;
+}
+
+function startOurs(configFile: string, port: number, logFile: string, v8Flags?: string): Child {
   return spawn("uptime-exporter", Deno.execPath(), [
     "run",
-    "--allow-net",
-    "--allow-env",
-    "--allow-read",
-    "--allow-sys=hostname",
+    ...startFlags(v8Flags),
     `${ROOT}main.ts`,
     "--config",
     configFile,
@@ -390,7 +431,7 @@ function parseOurs(text: string, prefix = "sample_external_url") {
   return { perTarget, self, up };
 }
 
-async function scrapeTest(url: string, opts: Options, pid: number) {
+async function scrapeTest(port: number, opts: Options, pid: number) {
   const watcher = new ProcWatcher(pid);
   const latencies: number[] = [];
   let bytes = 0;
@@ -399,14 +440,16 @@ async function scrapeTest(url: string, opts: Options, pid: number) {
   await Promise.all(
     Array.from({ length: opts.scrapers }, async () => {
       for (let i = 0; i < 100_000 && performance.now() < end; i++) {
-        const s = await scrape(url, true);
+        const s = await rawGet(port, "/metrics", true);
+        if (s.status !== 200) throw new Error(`/metrics answered ${s.status}`);
         latencies.push(s.ms);
         bytes = s.bytes;
       }
     }),
   );
   const use = watcher.end();
-  const plain = await scrape(url, false);
+  const plain = await rawGet(port, "/metrics", false);
+  const plainAgain = await rawGet(port, "/metrics", false);
   return {
     scrapers: opts.scrapers,
     scrapes: latencies.length,
@@ -414,6 +457,7 @@ async function scrapeTest(url: string, opts: Options, pid: number) {
     gzipBytes: bytes,
     plainBytes: plain.bytes,
     plainLatencyMs: plain.ms,
+    plainAgainLatencyMs: plainAgain.ms,
     exporterCpuMsPerScrape: use.cpuSeconds * 1000 / Math.max(1, latencies.length),
     exporterCores: use.cpuCores,
   };
@@ -426,7 +470,7 @@ async function runOurs(ts: TargetServer, n: number, opts: Options, tmp: string) 
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
   const startWall = Date.now();
   const t0 = performance.now();
-  const child = startOurs(configFile, port, `${tmp}/ours-${n}.log`);
+  const child = startOurs(configFile, port, `${tmp}/ours-${n}.log`, opts.v8Flags);
   try {
     const startupMs = await waitForHttp(metricsUrl, t0, 30_000, 2, child);
     const window: Window = {
@@ -436,6 +480,7 @@ async function runOurs(ts: TargetServer, n: number, opts: Options, tmp: string) 
     const exporter = new ProcWatcher(child.pid);
     const server = new ProcWatcher(ts.child.pid);
     const self = new ProcWatcher(Deno.pid);
+    const machine = new MachineWatcher();
     const samples = new Map<string, number>(); // `${url} ${ts}` -> response ms
     const scrapeMs: number[] = [];
     let upAtStart = 0, upAtEnd = 0;
@@ -448,6 +493,7 @@ async function runOurs(ts: TargetServer, n: number, opts: Options, tmp: string) 
         exporter.begin();
         server.begin();
         self.begin();
+        machine.begin();
       }
       if (now >= window.endWall) break;
       const next = Math.min(
@@ -479,11 +525,12 @@ async function runOurs(ts: TargetServer, n: number, opts: Options, tmp: string) 
     const resources = exporter.end();
     const serverUse = server.end();
     const selfUse = self.end();
+    const machineCores = machine.end();
     const stats = await ts.stats(startWall);
     const late = lateness(stats.arrivals, opts.intervalMs, window, n);
     const errors = [...samples.values()].map((ms) => ms - opts.delayMs);
     const scrapeTestResult = opts.scrapeTestMs > 0
-      ? await scrapeTest(metricsUrl, opts, child.pid)
+      ? await scrapeTest(port, opts, child.pid)
       : undefined;
     const result: RunResult = {
       exporter: "ours",
@@ -498,6 +545,7 @@ async function runOurs(ts: TargetServer, n: number, opts: Options, tmp: string) 
       targetServerCores: serverUse.cpuCores,
       targetServerOvershootMs: stats.overshoot_ms,
       driverCores: selfUse.cpuCores,
+      otherCores: machineCores - resources.cpuCores - serverUse.cpuCores - selfUse.cpuCores,
       extra: {
         startupMs,
         windowScrapeMs: percentiles(scrapeMs),
@@ -588,6 +636,7 @@ async function runBlackbox(ts: TargetServer, n: number, opts: Options, tmp: stri
     const exporter = new ProcWatcher(child.pid);
     const server = new ProcWatcher(ts.child.pid);
     const self = new ProcWatcher(Deno.pid);
+    const machine = new MachineWatcher();
     const step = opts.intervalMs / n;
     const probeUrls = Array.from(
       { length: n },
@@ -608,6 +657,7 @@ async function runBlackbox(ts: TargetServer, n: number, opts: Options, tmp: stri
         exporter.begin();
         server.begin();
         self.begin();
+        machine.begin();
       }
       for (; j < total && startWall + j * step <= now; j++) {
         const due = startWall + j * step;
@@ -626,6 +676,7 @@ async function runBlackbox(ts: TargetServer, n: number, opts: Options, tmp: stri
     const resources = exporter.end();
     const serverUse = server.end();
     const selfUse = self.end();
+    const machineCores = machine.end();
     const stats = await ts.stats(startWall);
     const late = lateness(stats.arrivals, opts.intervalMs, window, n);
     const inWindow = records.filter((r) => r.due >= window.startWall && r.due < window.endWall);
@@ -648,6 +699,7 @@ async function runBlackbox(ts: TargetServer, n: number, opts: Options, tmp: stri
       targetServerCores: serverUse.cpuCores,
       targetServerOvershootMs: stats.overshoot_ms,
       driverCores: selfUse.cpuCores,
+      otherCores: machineCores - resources.cpuCores - serverUse.cpuCores - selfUse.cpuCores,
       extra: {
         startupMs,
         probesSent: inWindow.length,
@@ -672,7 +724,7 @@ async function runIdle(ts: TargetServer, opts: Options, tmp: string) {
   Deno.writeTextFileSync(configFile, oursConfig(ts, 2, opts));
   const port = freePort();
   const t0 = performance.now();
-  const child = startOurs(configFile, port, `${tmp}/ours-idle.log`);
+  const child = startOurs(configFile, port, `${tmp}/ours-idle.log`, opts.v8Flags);
   try {
     const startupMs = await waitForHttp(`http://127.0.0.1:${port}/metrics`, t0, 30_000, 1, child);
     await sleep(opts.smoke ? 1000 : 5000);
@@ -732,8 +784,9 @@ function table(runs: { targets: number; ours?: RunResult; blackbox?: RunResult }
     "late max",
     "RSS MB",
     "tgt srv cores",
+    "other cores",
   ];
-  const widths = [9, 9, 14, 7, 12, 9, 8, 8, 8, 8, 8, 8, 7, 13];
+  const widths = [9, 9, 14, 7, 12, 9, 8, 8, 8, 8, 8, 8, 7, 13, 11];
   const lines = [row(head, widths)];
   for (const r of runs) {
     const cells = (x: RunResult) => [
@@ -749,6 +802,7 @@ function table(runs: { targets: number; ours?: RunResult; blackbox?: RunResult }
       fmt(x.latenessMs.max, 1),
       fmt(x.resources.rssMaxMB, 1),
       fmt(x.targetServerCores, 2),
+      fmt(x.otherCores, 2),
     ];
     const label = `${r.targets}`;
     if (r.ours) lines.push(row([label, "ours", ...cells(r.ours)], widths));
@@ -772,6 +826,7 @@ function table(runs: { targets: number; ours?: RunResult; blackbox?: RunResult }
         q(o.latenessMs.p99, b.latenessMs.p99),
         "",
         q(o.resources.rssMaxMB, b.resources.rssMaxMB),
+        "",
         "",
       ], widths));
     }

@@ -15,8 +15,9 @@ import { probe } from "../lib/probe.ts";
 const ROOT = new URL("..", import.meta.url).pathname;
 
 async function startServer(): Promise<{ url: string; close: () => Promise<void> }> {
-  const bin = `${Deno.env.get("TMPDIR") ?? "/tmp"}/uptime-exporter-bench/target_server`;
-  Deno.mkdirSync(`${bin}/..`, { recursive: true });
+  const dir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/uptime-exporter-bench`;
+  Deno.mkdirSync(dir, { recursive: true });
+  const bin = `${dir}/target_server`;
   const built = await new Deno.Command("go", {
     args: ["build", "-o", bin, `${ROOT}bench/target_server.go`],
     stdout: "null",

@@ -17,7 +17,8 @@
 //	/__healthy          200
 //
 // Build and run: go build -o /tmp/ts bench/target_server.go && /tmp/ts -port 0
-// It prints "LISTEN <port>" on stdout once listening, and exits when stdin closes.
+// It prints "LISTEN <port>[,<port>...]" on stdout once listening, and exits
+// when stdin closes.
 package main
 
 import (
@@ -61,7 +62,8 @@ func cpuSeconds() (user, sys float64) {
 }
 
 func main() {
-	port := flag.Int("port", 0, "port on 127.0.0.1 (0: any free port)")
+	port := flag.Int("port", 0, "first port on 127.0.0.1 (0: any free ports)")
+	ports := flag.Int("ports", 1, "listen on this many ports (the benchmark spreads targets over them so that 2,000 new connections/s do not run out of ephemeral ports to one address)")
 	delay := flag.Duration("delay", 50*time.Millisecond, "default delay before answering")
 	status := flag.Int("status", 200, "default status code")
 	size := flag.Int("size", 0, "default body size in bytes")
@@ -146,21 +148,29 @@ func main() {
 		})
 	})
 
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", *port))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fmt.Printf("LISTEN %d\n", ln.Addr().(*net.TCPAddr).Port)
-	// Exit when the parent goes away (stdin closes), so no server outlives the benchmark.
-	go func() {
-		io.Copy(io.Discard, os.Stdin)
-		os.Exit(0)
-	}()
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second}
 	srv.Handler = mux
-	if err := srv.Serve(ln); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	var listening []string
+	for i := 0; i < *ports; i++ {
+		p := 0
+		if *port != 0 {
+			p = *port + i
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		listening = append(listening, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+		go func() {
+			if err := srv.Serve(ln); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+		}()
 	}
+	fmt.Printf("LISTEN %s\n", strings.Join(listening, ","))
+	// Exit when the parent goes away (stdin closes), so no server outlives the benchmark.
+	io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
 }

@@ -36,6 +36,50 @@ export function readProc(pid: number): ProcSample | undefined {
   }
 }
 
+/** CPU seconds the whole machine spent busy (all cores), from /proc/stat. */
+export function machineBusySeconds(): number {
+  const line = Deno.readTextFileSync("/proc/stat").split("\n")[0]!;
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!;
+  return busy / CLK_TCK;
+}
+
+/**
+ * GET over a fresh connection without decompressing: ms until the last byte
+ * arrived and bytes received (headers included). Measures the server, not a
+ * client's gunzip.
+ */
+export async function rawGet(
+  port: number,
+  path: string,
+  gzip: boolean,
+): Promise<{ ms: number; bytes: number; status: number }> {
+  const t = performance.now();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(
+      new TextEncoder().encode(
+        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: ${
+          gzip ? "gzip" : "identity"
+        }\r\nConnection: close\r\n\r\n`,
+      ),
+    );
+    const buf = new Uint8Array(1 << 16);
+    let bytes = 0;
+    let head = "";
+    for (let i = 0; i < 1_000_000; i++) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      if (head.length < 16) head += new TextDecoder().decode(buf.subarray(0, Math.min(n, 16)));
+      bytes += n;
+    }
+    return { ms: performance.now() - t, bytes, status: Number(head.slice(9, 12)) };
+  } finally {
+    conn.close();
+  }
+}
+
 /** p50/p99/max (and count) of a list of numbers. */
 export interface Percentiles {
   n: number;

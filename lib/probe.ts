@@ -142,7 +142,19 @@ export async function probe(
 
     phase = "body";
     let text = "";
-    if (response.body) {
+    // A declared, uncompressed body within the limit is read in one go: ~0.1 ms
+    // less CPU per check than the reader loop (bench/probe_bench.ts). Deno
+    // decompresses gzip/br bodies itself and keeps content-length, so a coded
+    // body takes the loop, which stops at the limit.
+    const declared = response.headers.get("content-length");
+    const length = declared !== null && !response.headers.has("content-encoding")
+      ? Number(declared)
+      : NaN;
+    if (response.body && Number.isSafeInteger(length) && length <= target.bodyLimit) {
+      const bytes = await response.bytes();
+      bodyBytes = Math.min(bytes.byteLength, target.bodyLimit);
+      if (target.bodyRegex) text = new TextDecoder().decode(bytes.subarray(0, bodyBytes));
+    } else if (response.body) {
       const reader = response.body.getReader();
       const decoder = target.bodyRegex ? new TextDecoder() : undefined;
       try {
