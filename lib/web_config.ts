@@ -25,6 +25,7 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import bcrypt from "npm:bcryptjs@3.0.3";
 import { parseDocument } from "yaml";
+import { ConnectionGuard, type GuardOptions } from "./conn_guard.ts";
 import type { Logger } from "./log.ts";
 
 /** Paths that stay open without credentials (kubelet probes). */
@@ -315,23 +316,30 @@ export interface WebServerOptions {
   logger: Logger;
   /** How often the web config and the files it names are checked for changes. Default: 5 s. */
   reloadIntervalMs?: number;
-  /** Called once the first listener listens. */
+  /** Called once the public listener listens. */
   onListen?: (addr: Deno.NetAddr, tls: boolean) => void;
   /** Answers a request whose handler threw. */
   onError?: (error: unknown) => Response | Promise<Response>;
+  /** Limits on client connections (see conn_guard.ts). */
+  guard?: GuardOptions;
 }
 
 /**
- * The exporter's HTTP(S) server: applies the web config, re-reads it (and its
- * certificate, key and token files) every `reloadIntervalMs`, swaps
- * credentials at once and the certificate by listening again on the same
- * port. A bad new config is logged and the running one stays.
+ * The exporter's HTTP(S) server: the real `Deno.serve` listens on a loopback
+ * port and a {@linkcode ConnectionGuard} accepts the public connections (plain
+ * or TLS) and forwards them, so that slow or idle clients cannot exhaust the
+ * process. Applies the web config and re-reads it (and its certificate, key
+ * and token files) every `reloadIntervalMs`: credentials swap at once, a new
+ * certificate by replacing the public listener (open connections carry on).
+ * A bad new config is logged and the running one stays.
  */
 export class WebServer {
   readonly #options: WebServerOptions;
   #config?: WebConfig;
   #auth?: Authenticator;
   #server!: Deno.HttpServer<Deno.NetAddr>;
+  #guard!: ConnectionGuard;
+  #listener!: Deno.Listener;
   #port: number;
   #timer?: ReturnType<typeof setInterval>;
   #reloading?: Promise<boolean>;
@@ -339,12 +347,10 @@ export class WebServer {
   #candidate?: string;
   #lastError?: string;
   #stopped = false;
-  /** The previous listener's shutdown after a certificate swap. */
-  #drained: Promise<void> = Promise.resolve();
   readonly #handler: (req: Request) => Promise<Response>;
   readonly #finished: Promise<void>;
   #resolveFinished!: () => void;
-  /** Listeners opened so far (1 + certificate swaps), for tests. */
+  /** Public listeners opened so far (1 + certificate swaps), for tests. */
   listeners = 0;
 
   private constructor(options: WebServerOptions, config?: WebConfig) {
@@ -364,22 +370,45 @@ export class WebServer {
   static async start(options: WebServerOptions): Promise<WebServer> {
     const config = options.webConfigFile ? await loadWebConfig(options.webConfigFile) : undefined;
     const server = new WebServer(options, config);
-    server.#server = server.#listen(true);
-    server.#port = server.#server.addr.port;
+    server.#server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen() {},
+      onError: options.onError,
+    }, server.#handler);
+    server.#guard = new ConnectionGuard(
+      { hostname: "127.0.0.1", port: server.#server.addr.port },
+      options.guard,
+    );
+    try {
+      server.#listener = server.#listen();
+    } catch (e) {
+      await server.#guard.close();
+      await server.#server.shutdown();
+      throw e;
+    }
+    server.#port = (server.#listener.addr as Deno.NetAddr).port;
+    server.#guard.serve(server.#listener);
+    options.onListen?.(server.addr, config?.tls !== undefined);
     if (options.webConfigFile) {
       server.#timer = setInterval(() => server.reload(false), options.reloadIntervalMs ?? 5000);
     }
     return server;
   }
 
-  /** The address listened on. */
+  /** The public address listened on. */
   get addr(): Deno.NetAddr {
-    return this.#server.addr;
+    return this.#listener.addr as Deno.NetAddr;
   }
 
-  /** Whether the listener serves TLS. */
+  /** Whether the public listener serves TLS. */
   get tls(): boolean {
     return this.#config?.tls !== undefined;
+  }
+
+  /** What the connection guard did so far. */
+  get guard(): ConnectionGuard {
+    return this.#guard;
   }
 
   /** Resolves when the server has shut down. */
@@ -387,30 +416,26 @@ export class WebServer {
     return this.#finished;
   }
 
+  #listen(): Deno.Listener {
+    const tls = this.#config?.tls;
+    const options = { hostname: this.#options.hostname, port: this.#port };
+    const listener = tls
+      ? Deno.listenTls({ ...options, cert: tls.cert, key: tls.key })
+      : Deno.listen(options);
+    this.listeners++;
+    return listener;
+  }
+
   /** Listens again on the port just closed, retrying while the OS still holds it. */
-  async #listenSoon(): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  async #listenSoon(): Promise<Deno.Listener> {
     for (let attempt = 0;; attempt++) {
       try {
-        return this.#listen(false);
+        return this.#listen();
       } catch (e) {
         if (!(e instanceof Deno.errors.AddrInUse) || attempt >= 100) throw e;
         await new Promise((r) => setTimeout(r, 10));
       }
     }
-  }
-
-  #listen(first: boolean): Deno.HttpServer<Deno.NetAddr> {
-    const tls = this.#config?.tls;
-    this.listeners++;
-    return Deno.serve({
-      hostname: this.#options.hostname,
-      port: this.#port,
-      onListen: (addr) => {
-        if (first) this.#options.onListen?.(addr, tls !== undefined);
-      },
-      onError: this.#options.onError,
-      ...(tls ? { cert: tls.cert, key: tls.key } : {}),
-    }, this.#handler);
   }
 
   /**
@@ -459,13 +484,11 @@ export class WebServer {
     this.#config = next;
     this.#auth = new Authenticator(next);
     if (tlsChanged) {
-      // Deno cannot change the certificate of a listener, nor (without
-      // --unstable-net) share a port between two TLS listeners: close the
-      // listener (requests in flight still finish) and listen again at once.
-      const previous = this.#server;
-      const draining = previous.shutdown().catch(() => {});
+      // A listener's certificate cannot change: replace the listener. Open
+      // connections carry on; one attempted in that instant is refused.
+      this.#listener.close();
       try {
-        this.#server = await this.#listenSoon();
+        this.#listener = await this.#listenSoon();
       } catch (e) {
         this.#config = old;
         this.#auth = old ? new Authenticator(old) : undefined;
@@ -473,10 +496,11 @@ export class WebServer {
           err: (e as Error).message,
         });
         // Do not stay deaf: listen again as before.
-        this.#server = await this.#listenSoon();
+        this.#listener = await this.#listenSoon();
+        this.#guard.serve(this.#listener);
         return false;
       }
-      this.#drained = draining;
+      this.#guard.serve(this.#listener);
     }
     log.info("web config reloaded", {
       tls: next.tls !== undefined,
@@ -486,13 +510,14 @@ export class WebServer {
     return true;
   }
 
-  /** Stops reloading, closes the listener and waits for requests in flight. */
+  /** Stops reloading, closes the listener and every connection, and waits for requests in flight. */
   async shutdown(): Promise<void> {
     if (this.#stopped) return this.#finished;
     this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     await this.#reloading;
-    await Promise.all([this.#server.shutdown(), this.#drained]);
+    await this.#guard.close();
+    await this.#server.shutdown();
     this.#resolveFinished();
   }
 }
