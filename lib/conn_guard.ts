@@ -210,8 +210,9 @@ export class ConnectionGuard {
   /**
    * Makes room for a connection from `ip` when the limit is reached. The
    * address holding the most connections pays: one of its waiting connections
-   * is closed; if the newcomer's address is itself the heaviest, the newcomer
-   * is refused. Among equals, {@linkcode evictOne} decides.
+   * is closed; if the newcomer's address is itself the heaviest, one of that
+   * address's own waiting connections goes (several clients may share an
+   * address behind a proxy). Among equals, {@linkcode evictOne} decides.
    */
   #makeRoom(ip: string): boolean {
     let top = "";
@@ -221,7 +222,8 @@ export class ConnectionGuard {
     }
     const mine = this.#perIp.get(ip) ?? 0;
     if (topCount > mine + 1 && this.#evictOne(top, 0)) return true;
-    if (mine > 0 && mine + 1 >= topCount) return false;
+    // The newcomer's address is the heaviest: it makes room among its own.
+    if (mine > 0 && mine + 1 >= topCount) return this.#evictOne(ip);
     return this.#evictOne();
   }
 

@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import net from "node:net";
+import { ConnectionGuard } from "../lib/conn_guard.ts";
 import { serve } from "./test_servers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -112,8 +113,10 @@ Deno.test("500 concurrent scrapers: every one answered, memory bounded", async (
     let peakRss = rssBefore;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, exporter.rssMiB())), 100);
     const rounds = 3;
+    let peakAfterFirst = 0;
     try {
       for (let round = 0; round < rounds; round++) {
+        if (round === 1) peakAfterFirst = Math.max(peakRss, exporter.rssMiB());
         const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
         try {
           await Promise.all(Array.from({ length: 500 }, async (_, i) => {
@@ -148,13 +151,14 @@ Deno.test("500 concurrent scrapers: every one answered, memory bounded", async (
       p50ms: Math.round(percentile(latencies, 50)),
       p99ms: Math.round(percentile(latencies, 99)),
       maxMs: Math.round(Math.max(...latencies)),
-      rssMiB: [rssBefore, peakRss, rssAfter].map((x) => Math.round(x)),
+      rssMiB: [rssBefore, peakAfterFirst, peakRss, rssAfter].map((x) => Math.round(x)),
       fds: [fdsBefore, fdsAfter],
     };
     console.log("500 concurrent scrapers:", JSON.stringify(figures));
     await t.step("every scrape answered with 200", () => assert.equal(failures, 0));
-    await t.step("memory stays bounded (< 150 MiB above the start)", () => {
-      assert.ok(peakRss - rssBefore < 150, `peak ${peakRss} MiB from ${rssBefore} MiB`);
+    await t.step("memory stays bounded: no growth after the first round, < 300 MiB in all", () => {
+      assert.ok(peakRss - peakAfterFirst < 40, `peak ${peakRss} MiB after ${peakAfterFirst} MiB`);
+      assert.ok(peakRss - rssBefore < 300, `peak ${peakRss} MiB from ${rssBefore} MiB`);
     });
     await t.step("descriptors return to their baseline", () => {
       assert.ok(fdsAfter <= fdsBefore + 5, `${fdsBefore} → ${fdsAfter}`);
@@ -359,5 +363,82 @@ Deno.test("hostile requests to the exporter: no echo, no crash", async (t) => {
     );
   } finally {
     await Deno.remove(config);
+  }
+});
+
+Deno.test("connection guard: header and idle timeouts, eviction", async (t) => {
+  const upstream = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("ok"),
+  );
+  const guard = new ConnectionGuard({ hostname: "127.0.0.1", port: upstream.addr.port }, {
+    headerTimeoutMs: 300,
+    idleTimeoutMs: 900,
+    maxConnections: 4,
+  });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  guard.serve(listener);
+  const port = (listener.addr as Deno.NetAddr).port;
+  const request = encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const readAnswer = async (conn: Deno.Conn) => {
+    const buf = new Uint8Array(4096);
+    const n = await conn.read(buf);
+    return n === null ? null : new TextDecoder().decode(buf.subarray(0, n));
+  };
+  try {
+    await t.step("a head that stalls is cut after the header timeout", async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        await conn.write(encoder.encode("GET / HTTP/1.1\r\nHo"));
+        const start = performance.now();
+        assert.equal(await readAnswer(conn), null);
+        const ms = performance.now() - start;
+        assert.ok(ms >= 250 && ms < 300 + 250, `${ms} ms`);
+        assert.equal(guard.stats.headerTimeouts, 1);
+      } finally {
+        conn.close();
+      }
+    });
+    await t.step(
+      "keep-alive: the header clock starts with the next request, not the last answer",
+      async () => {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        try {
+          await conn.write(request);
+          assert.match((await readAnswer(conn))!, /^HTTP\/1\.1 200/);
+          await new Promise((r) => setTimeout(r, 500)); // > header timeout, < idle timeout
+          await conn.write(request);
+          assert.match((await readAnswer(conn))!, /^HTTP\/1\.1 200/);
+          const start = performance.now();
+          assert.equal(await readAnswer(conn), null, "closed once idle");
+          assert.ok(performance.now() - start >= 800);
+          assert.equal(guard.stats.idleTimeouts, 1);
+        } finally {
+          conn.close();
+        }
+      },
+    );
+    await t.step("at the limit, a stalled connection makes room for a new one", async () => {
+      const stalled = await Promise.all(
+        Array.from({ length: 4 }, () => Deno.connect({ hostname: "127.0.0.1", port })),
+      );
+      try {
+        for (const c of stalled) await c.write(encoder.encode("GET / HT"));
+        await new Promise((r) => setTimeout(r, 280));
+        const fresh = await Deno.connect({ hostname: "127.0.0.1", port });
+        try {
+          await fresh.write(request);
+          assert.match((await readAnswer(fresh))!, /^HTTP\/1\.1 200/);
+          assert.equal(guard.stats.evicted, 1);
+        } finally {
+          fresh.close();
+        }
+      } finally {
+        for (const c of stalled) c.close();
+      }
+    });
+  } finally {
+    await guard.close();
+    await upstream.shutdown();
   }
 });
