@@ -431,6 +431,32 @@ function parseOurs(text: string, prefix = "sample_external_url") {
   return { perTarget, self, up };
 }
 
+/**
+ * p50/p99 of a Prometheus histogram's increase between two scrapes, as the
+ * upper bound of the bucket that holds the quantile (ms).
+ */
+function histogramQuantiles(
+  name: string,
+  before: Record<string, number>,
+  after: Record<string, number>,
+): { n: number; p50: number; p99: number; max: number } | undefined {
+  const re = new RegExp(`^${name}_bucket\\{le="([^"]+)"\\}$`);
+  const buckets: [number, number][] = [];
+  for (const [k, v] of Object.entries(after)) {
+    const m = re.exec(k);
+    if (m) buckets.push([m[1] === "+Inf" ? Infinity : Number(m[1]) * 1000, v - (before[k] ?? 0)]);
+  }
+  if (buckets.length === 0) return undefined;
+  buckets.sort((a, b) => a[0] - b[0]);
+  const n = buckets[buckets.length - 1]![1];
+  const at = (q: number) => buckets.find(([, c]) => c >= q * n)?.[0] ?? Infinity;
+  let max = 0;
+  for (let i = 0; i < buckets.length; i++) {
+    if (buckets[i]![1] > (buckets[i - 1]?.[1] ?? 0)) max = buckets[i]![0];
+  }
+  return { n, p50: at(0.5), p99: at(0.99), max };
+}
+
 async function scrapeTest(port: number, opts: Options, pid: number) {
   const watcher = new ProcWatcher(pid);
   const latencies: number[] = [];
@@ -485,6 +511,7 @@ async function runOurs(ts: TargetServer, n: number, opts: Options, tmp: string) 
     const scrapeMs: number[] = [];
     let upAtStart = 0, upAtEnd = 0;
     let selfAtEnd: Record<string, number> = {};
+    let selfAtStart: Record<string, number> | undefined;
     let began = false;
     for (let k = 0; k < 100_000; k++) {
       const now = Date.now();
@@ -505,6 +532,7 @@ async function runOurs(ts: TargetServer, n: number, opts: Options, tmp: string) 
       if (began) {
         scrapeMs.push(s.ms);
         if (upAtStart === 0) upAtStart = parsed.up;
+        selfAtStart ??= parsed.self;
       }
       for (const [url, { ms, ts: at }] of parsed.perTarget) {
         if (ms === undefined || at === undefined) continue;
@@ -548,6 +576,12 @@ async function runOurs(ts: TargetServer, n: number, opts: Options, tmp: string) 
       otherCores: machineCores - resources.cpuCores - serverUse.cpuCores - selfUse.cpuCores,
       extra: {
         startupMs,
+        checkStartDelayMs: histogramQuantiles(
+          "uptime_exporter_check_start_delay_seconds",
+          selfAtStart ?? {},
+          selfAtEnd,
+        ),
+        heapMB: (selfAtEnd["process_heap_bytes"] ?? 0) / 2 ** 20,
         windowScrapeMs: percentiles(scrapeMs),
         scrapeIntervalMs: opts.scrapeIntervalMs,
         samplesSeen: samples.size,
@@ -876,8 +910,12 @@ async function main(): Promise<number> {
         console.log(`ours, ${n} targets ...`);
         run.ours = await runOurs(ts, n, opts, tmp);
         const st = run.ours.extra.scrapeTest as Awaited<ReturnType<typeof scrapeTest>> | undefined;
+        const sd = run.ours.extra.checkStartDelayMs as ReturnType<typeof histogramQuantiles>;
         console.log(
           `  first /metrics ${fmt(run.ours.extra.startupMs as number, 0)} ms; ` +
+            (sd
+              ? `check start delay (event loop) p50 <= ${sd.p50} ms, p99 <= ${sd.p99} ms; `
+              : "") +
             (st
               ? `/metrics test: ${st.scrapers} scrapers, ${st.scrapes} scrapes, p50 ${
                 fmt(st.latencyMs.p50, 1)

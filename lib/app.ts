@@ -53,6 +53,7 @@ export class App {
           url: target.displayUrl,
         });
       },
+      onStart: (_target, lateMs) => this.selfMetrics.checkStarted(lateMs),
     });
     this.selfMetrics = new SelfMetrics({
       version: options.version,

@@ -24,6 +24,11 @@ export interface SchedulerOptions {
   rampStepMs?: number;
   /** Called for each skipped check. */
   onSkip?: (target: TargetConfig) => void;
+  /**
+   * Called as each check starts, with how late it starts against its due
+   * time, ms: event-loop delay, plus any wait for a free slot.
+   */
+  onStart?: (target: TargetConfig, lateMs: number) => void;
 }
 
 interface Slot {
@@ -35,6 +40,8 @@ interface Slot {
   removed: boolean;
   /** Push order, to break ties between equal due times first-in first-out. */
   seq: number;
+  /** Due time of the run waiting for a slot. */
+  waitingDue: number;
 }
 
 function before(a: Slot, b: Slot): boolean {
@@ -94,6 +101,7 @@ export class Scheduler {
   #maxConcurrent: number;
   readonly #rampStepMs: number;
   readonly #onSkip?: (target: TargetConfig) => void;
+  readonly #onStart?: (target: TargetConfig, lateMs: number) => void;
   #slots = new Map<string, Slot>();
   readonly #heap = new DueHeap();
   #waitQueue: Slot[] = [];
@@ -110,6 +118,7 @@ export class Scheduler {
     this.#maxConcurrent = options.maxConcurrent ?? 1000;
     this.#rampStepMs = options.rampStepMs ?? 25;
     this.#onSkip = options.onSkip;
+    this.#onStart = options.onStart;
   }
 
   /** Changes the limit on checks in flight (e.g. on reload). */
@@ -149,6 +158,7 @@ export class Scheduler {
         waiting: false,
         removed: false,
         seq: 0,
+        waitingDue: 0,
       };
       next.set(target.key, slot);
       added.push(slot);
@@ -201,9 +211,10 @@ export class Scheduler {
       this.#heap.pop();
       if (slot.removed) continue;
       if (slot.running || slot.waiting) this.#onSkip?.(slot.target);
-      else if (this.#running.size < this.#maxConcurrent) this.#run(slot);
+      else if (this.#running.size < this.#maxConcurrent) this.#run(slot, now - slot.due);
       else {
         slot.waiting = true;
+        slot.waitingDue = slot.due;
         this.#waitQueue.push(slot);
       }
       // Fixed rate: keep the phase; if far behind, skip whole intervals.
@@ -215,8 +226,9 @@ export class Scheduler {
     this.#arm();
   }
 
-  #run(slot: Slot): void {
+  #run(slot: Slot, lateMs: number): void {
     slot.running = true;
+    this.#onStart?.(slot.target, lateMs);
     const promise: Promise<void> = this.#check(slot.target, this.#abort.signal)
       .catch(() => {})
       .finally(() => {
@@ -231,7 +243,7 @@ export class Scheduler {
     while (this.#running.size < this.#maxConcurrent && this.#waitHead < this.#waitQueue.length) {
       const slot = this.#waitQueue[this.#waitHead++]!;
       slot.waiting = false;
-      if (!slot.removed && !this.#stopped) this.#run(slot);
+      if (!slot.removed && !this.#stopped) this.#run(slot, performance.now() - slot.waitingDue);
     }
     if (this.#waitHead > 1024 && this.#waitHead * 2 > this.#waitQueue.length) {
       this.#waitQueue = this.#waitQueue.slice(this.#waitHead);

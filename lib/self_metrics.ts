@@ -9,7 +9,7 @@
  */
 
 import process from "node:process";
-import { Counter, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** Seconds since the epoch when this process started. */
 const START_TIME_SECONDS = Math.round(performance.timeOrigin) / 1000;
@@ -34,6 +34,7 @@ export class SelfMetrics {
   readonly #reloadTs: Gauge;
   readonly #reloads: Counter;
   readonly #skipped: Counter;
+  readonly #startDelay: Histogram;
   #version = 0;
   #reloadVersion = 0;
 
@@ -82,6 +83,13 @@ export class SelfMetrics {
     this.#skipped = new Counter({
       name: "uptime_exporter_checks_skipped_total",
       help: "Checks skipped because the previous check of the same target was still running.",
+      registers,
+    });
+    this.#startDelay = new Histogram({
+      name: "uptime_exporter_check_start_delay_seconds",
+      help:
+        "How late checks start against their schedule: event-loop delay, plus any wait for a free slot (max_concurrent_checks). Response times are measured on the same event loop.",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
     this.#reloadOk = new Gauge({
@@ -156,6 +164,11 @@ export class SelfMetrics {
     if (ok) this.#reloadTs.set(atSeconds);
     this.#version++;
     this.#reloadVersion++;
+  }
+
+  /** Records how late a check started, ms (sampled live: does not bump `version`). */
+  checkStarted(lateMs: number): void {
+    this.#startDelay.observe(lateMs > 0 ? lateMs / 1000 : 0);
   }
 
   /** Counts a check skipped because its previous run had not finished. */
