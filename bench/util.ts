@@ -80,6 +80,79 @@ export async function rawGet(
   }
 }
 
+/**
+ * A kept-alive HTTP/1.1 connection for repeated GETs (like a Prometheus
+ * scraper), reading raw bytes: no client-side gunzip in the timing.
+ */
+export class RawClient {
+  readonly #port: number;
+  #conn?: Deno.Conn;
+  #buf = new Uint8Array(1 << 20);
+  #pending = new Uint8Array(0);
+
+  constructor(port: number) {
+    this.#port = port;
+  }
+
+  /** ms until the last body byte arrived, body bytes, and status. */
+  async get(path: string, gzip: boolean): Promise<{ ms: number; bytes: number; status: number }> {
+    const t = performance.now();
+    this.#conn ??= await Deno.connect({ hostname: "127.0.0.1", port: this.#port });
+    const conn = this.#conn;
+    await conn.write(
+      new TextEncoder().encode(
+        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: ${
+          gzip ? "gzip" : "identity"
+        }\r\n\r\n`,
+      ),
+    );
+    // Headers
+    let head = this.#pending;
+    let end = -1;
+    for (let i = 0; i < 10_000 && end < 0; i++) {
+      end = indexOfCrlfCrlf(head);
+      if (end >= 0) break;
+      const n = await conn.read(this.#buf);
+      if (n === null) throw new Error("connection closed in headers");
+      const next = new Uint8Array(head.length + n);
+      next.set(head);
+      next.set(this.#buf.subarray(0, n), head.length);
+      head = next;
+    }
+    const headers = new TextDecoder().decode(head.subarray(0, end));
+    const status = Number(headers.slice(9, 12));
+    const length = Number(/content-length:\s*(\d+)/i.exec(headers)?.[1] ?? 0);
+    let got = head.length - (end + 4);
+    let rest = new Uint8Array(0);
+    if (got > length) {
+      rest = head.slice(end + 4 + length);
+      got = length;
+    }
+    for (let i = 0; i < 10_000_000 && got < length; i++) {
+      const n = await conn.read(this.#buf);
+      if (n === null) throw new Error("connection closed in body");
+      if (got + n > length) rest = this.#buf.slice(length - got, n);
+      got = Math.min(length, got + n);
+    }
+    this.#pending = rest;
+    return { ms: performance.now() - t, bytes: length, status };
+  }
+
+  close(): void {
+    try {
+      this.#conn?.close();
+    } catch { /* closed */ }
+    this.#conn = undefined;
+  }
+}
+
+function indexOfCrlfCrlf(b: Uint8Array): number {
+  for (let i = 0; i + 3 < b.length; i++) {
+    if (b[i] === 13 && b[i + 1] === 10 && b[i + 2] === 13 && b[i + 3] === 10) return i;
+  }
+  return -1;
+}
+
 /** p50/p99/max (and count) of a list of numbers. */
 export interface Percentiles {
   n: number;
