@@ -44,6 +44,12 @@ export interface TargetConfig {
   readonly method: string;
   /** Request headers, `${VAR}` expanded, Basic auth from the URL or `basic_auth` included. */
   readonly headers: Readonly<Record<string, string>>;
+  /**
+   * Lower-case names of headers that carry credentials: `authorization`,
+   * `cookie`, `proxy-authorization` and any header whose value uses `${VAR}`.
+   * They are not sent on when a redirect leaves the target's origin.
+   */
+  readonly credentialHeaders: readonly string[];
   readonly body?: string;
   readonly validStatusCodes: StatusMatcher;
   readonly bodyRegex?: RegExp;
@@ -566,6 +572,7 @@ function resolveTarget(raw: unknown, path: Path, ctx: TargetContext): TargetConf
 
   // headers: defaults first, then the target's own (same name: the target wins)
   const headers: Record<string, string> = {};
+  const credentialHeaders = new Set<string>();
   for (const source of [["defaults"], path] as Path[]) {
     const rawHeaders = source[0] === "defaults" ? defaults.headers : raw.headers;
     if (rawHeaders === undefined) continue;
@@ -580,7 +587,9 @@ function resolveTarget(raw: unknown, path: Path, ctx: TargetContext): TargetConf
         problems.add([...hp, name], "must be a string");
         continue;
       }
-      headers[name.toLowerCase()] = expandEnv(String(value), [...hp, name], ctx);
+      const lower = name.toLowerCase();
+      headers[lower] = expandEnv(String(value), [...hp, name], ctx);
+      if (String(value).includes("${")) credentialHeaders.add(lower);
     }
   }
 
@@ -680,11 +689,15 @@ function resolveTarget(raw: unknown, path: Path, ctx: TargetContext): TargetConf
   }
 
   if (problems.list.length > before || typeof parsedCodes === "string") return undefined;
+  for (const name of ["authorization", "cookie", "proxy-authorization"]) {
+    if (name in headers) credentialHeaders.add(name);
+  }
   const target = {
     url,
     displayUrl,
     method,
     headers,
+    credentialHeaders: [...credentialHeaders].sort(),
     body,
     validStatusCodes: parsedCodes,
     bodyRegex,

@@ -129,7 +129,10 @@ export async function probe(
         method = method === "HEAD" ? "HEAD" : "GET";
         body = undefined;
       }
-      if (next.origin !== origin) delete headers["authorization"];
+      // Like browsers drop Authorization, but also every header holding a ${VAR} secret.
+      if (next.origin !== origin) {
+        for (const name of target.credentialHeaders) delete headers[name];
+      }
       url = next.href;
       redirects++;
       if (visited.has(`${method} ${url}`)) {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { buildConfig } from "../lib/config.ts";
 import { probe } from "../lib/probe.ts";
 import {
   closedPort,
@@ -282,4 +283,36 @@ Deno.test("each check opens a fresh connection", async () => {
     client.close();
     await server.shutdown();
   }
+});
+
+Deno.test("a redirect to another origin does not carry credentials on", async () => {
+  const seen: Record<string, string | null>[] = [];
+  await using other = serve((req) => {
+    seen.push({
+      authorization: req.headers.get("authorization"),
+      token: req.headers.get("x-token"),
+      plain: req.headers.get("x-plain"),
+    });
+    return new Response("ok");
+  });
+  await using origin = serve((req) => {
+    const url = new URL(req.url);
+    if (url.pathname === "/same") return new Response("same");
+    return Response.redirect(`${other.url}/landing`, 302);
+  });
+  const config = buildConfig(
+    JSON.stringify({
+      targets: [{
+        url: `${origin.url}/away`,
+        headers: { "Authorization": "Bearer t0k", "X-Token": "${TOKEN}", "X-Plain": "p" },
+      }],
+    }),
+    {},
+    { env: { TOKEN: "s3cret" } },
+  );
+  const t = config.targets[0]!;
+  assert.deepEqual(t.credentialHeaders, ["authorization", "x-token"]);
+  const result = await probe(t);
+  assert.equal(result.result, "up", result.reason);
+  assert.deepEqual(seen, [{ authorization: null, token: null, plain: "p" }]);
 });
