@@ -23,7 +23,7 @@
  */
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import bcrypt from "npm:bcryptjs@3.0.3";
+import bcrypt from "bcryptjs";
 import { parseDocument } from "yaml";
 import { ConnectionGuard, type GuardOptions } from "./conn_guard.ts";
 import type { Logger } from "./log.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import bcrypt from "npm:bcryptjs@3.0.3";
+import bcrypt from "bcryptjs";
 import { Logger } from "../lib/log.ts";
 import {
   Authenticator,
