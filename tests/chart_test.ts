@@ -1009,6 +1009,75 @@ Deno.test("Dockerfile", async (t) => {
   });
 });
 
+/** checkov skip annotations (checkov.io/skipN: CHECK=reason) of an object, by check ID. */
+function checkovSkips(doc: K8s): Record<string, string> {
+  const skips: Record<string, string> = {};
+  for (const [key, value] of Object.entries(doc.metadata.annotations ?? {})) {
+    if (!key.startsWith("checkov.io/skip")) continue;
+    // checkov splits at "=" and expects exactly two parts.
+    const parts = String(value).split("=");
+    assert.equal(parts.length, 2, `${key}: "CHECK=reason" with no other "=": ${value}`);
+    assert.ok(parts[1]!.trim().length > 20, `${key}: ${parts[0]} is skipped without a reason`);
+    skips[parts[0]!] = parts[1]!;
+  }
+  return skips;
+}
+
+Deno.test("checkov skips: justified, and only while the deviation is there", async (t) => {
+  const digest = `sha256:${"a".repeat(64)}`;
+  await t.step(
+    "defaults: no CPU limit and a tag-pinned image, each skip with its reason",
+    async () => {
+      const { docs } = await render();
+      assert.deepEqual(Object.keys(checkovSkips(only(docs, "Deployment"))).sort(), [
+        "CKV_K8S_11",
+        "CKV_K8S_15",
+        "CKV_K8S_43",
+      ]);
+      const test = only(docs, "Pod");
+      assert.deepEqual(Object.keys(checkovSkips(test)).sort(), [
+        "CKV_K8S_15",
+        "CKV_K8S_43",
+        "CKV_K8S_8",
+        "CKV_K8S_9",
+      ]);
+      // The test pod times nothing: it gets a CPU limit instead of a skip.
+      assert.ok(test.spec.containers[0].resources.limits.cpu);
+    },
+  );
+  await t.step("a CPU limit and digests remove the matching skips", async () => {
+    const { docs } = await render(undefined, [
+      "--set",
+      "resources.limits.cpu=200m",
+      "--set",
+      `image.digest=${digest}`,
+      "--set",
+      `test.image.digest=${digest}`,
+    ]);
+    const deployment = only(docs, "Deployment");
+    assert.deepEqual(checkovSkips(deployment), {});
+    assert.equal(deployment.metadata.annotations, undefined);
+    assert.ok(exporterContainer(docs).image.endsWith(`@${digest}`));
+    const test = only(docs, "Pod");
+    assert.deepEqual(Object.keys(checkovSkips(test)).sort(), ["CKV_K8S_8", "CKV_K8S_9"]);
+    assert.ok(test.spec.containers[0].image.endsWith(`:1.36.1@${digest}`));
+  });
+  await t.step("pullPolicy Always removes the CKV_K8S_15 skip", async () => {
+    const { docs } = await render(undefined, ["--set", "image.pullPolicy=Always"]);
+    assert.deepEqual(Object.keys(checkovSkips(only(docs, "Deployment"))).sort(), [
+      "CKV_K8S_11",
+      "CKV_K8S_43",
+    ]);
+  });
+  await t.step("secrets in the environment (for ${VAR}) are a justified CKV_K8S_35", async () => {
+    const { docs } = await render("full-config-values.yaml");
+    assert.deepEqual(Object.keys(checkovSkips(only(docs, "Deployment"))).sort(), [
+      "CKV_K8S_11",
+      "CKV_K8S_35",
+    ]);
+  });
+});
+
 Deno.test("values.yaml has a ## comment above every key", () => {
   const lines = Deno.readTextFileSync(`${CHART}/values.yaml`).split("\n");
   const bare = lines.flatMap((line, i) =>
