@@ -236,12 +236,18 @@ class ProcWatcher {
     this.#rssMax = this.#first?.rssBytes ?? 0;
     this.#timer = setInterval(() => {
       const s = readProc(this.#pid);
-      if (s) this.#rssMax = Math.max(this.#rssMax, s.rssBytes);
+      if (s) {
+        this.#rssMax = Math.max(this.#rssMax, s.rssBytes);
+        this.#last = s;
+      }
     }, 250);
   }
-  end(): ResourceUse {
+  /** Totals of the window; a process that died in it counts up to its last sample. */
+  end(): ResourceUse & { died?: boolean } {
     clearInterval(this.#timer);
-    this.#last = readProc(this.#pid);
+    const now = readProc(this.#pid);
+    const died = now === undefined;
+    if (now) this.#last = now;
     const a = this.#first, b = this.#last;
     if (!a || !b) throw new Error(`process ${this.#pid} is gone`);
     this.#rssMax = Math.max(this.#rssMax, b.rssBytes);
@@ -251,6 +257,7 @@ class ProcWatcher {
       cpuCores: cpu / ((b.at - a.at) / 1000),
       rssMaxMB: this.#rssMax / 2 ** 20,
       rssEndMB: b.rssBytes / 2 ** 20,
+      ...(died ? { died } : {}),
     };
   }
 }
@@ -322,7 +329,7 @@ interface RunResult {
   timingErrorMs: Percentiles;
   /** Request arrival at the target vs the fixed-rate schedule, ms. */
   latenessMs: Percentiles;
-  resources: ResourceUse;
+  resources: ResourceUse & { died?: boolean };
   /** CPU ms per check (exporter process only). */
   cpuMsPerCheck: number;
   /** The target server's share of a core in the window, and its delay accuracy. */
@@ -838,7 +845,16 @@ function row(cells: string[], widths: number[]): string {
   return cells.map((c, i) => i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)).join("  ");
 }
 
-function table(runs: { targets: number; ours?: RunResult; blackbox?: RunResult }[], opts: Options) {
+/** One target count: both exporters' figures, or why one could not be measured. */
+interface Run {
+  targets: number;
+  ours?: RunResult;
+  blackbox?: RunResult;
+  oursError?: string;
+  blackboxError?: string;
+}
+
+function table(runs: Run[], opts: Options) {
   const head = [
     "targets",
     "exporter",
@@ -875,6 +891,8 @@ function table(runs: { targets: number; ours?: RunResult; blackbox?: RunResult }
       fmt(x.otherCores, 2),
     ];
     const label = `${r.targets}`;
+    if (r.oursError) lines.push(`${label.padEnd(9)}  ours       failed: ${r.oursError}`);
+    if (r.blackboxError) lines.push(`${label.padEnd(9)}  blackbox   failed: ${r.blackboxError}`);
     if (r.ours) lines.push(row([label, "ours", ...cells(r.ours)], widths));
     if (r.blackbox) {
       lines.push(row([r.ours ? "" : label, "blackbox", ...cells(r.blackbox)], widths));
@@ -928,8 +946,26 @@ async function main(): Promise<number> {
     }; deno ${info.deno}; blackbox ${info.blackbox}`,
   );
   const ts = await startTargetServer(opts);
-  const runs: { targets: number; ours?: RunResult; blackbox?: RunResult }[] = [];
-  let idle;
+  const runs: Run[] = [];
+  let idle: Awaited<ReturnType<typeof runIdle>> | undefined;
+  const date = new Date().toISOString();
+  const json = opts.json ??
+    (opts.smoke ? "-" : `${ROOT}bench/results/${date.slice(0, 19).replace(/:/g, "")}.json`);
+  // Written after every target count, so a run cut short keeps what it measured.
+  const writeJson = () => {
+    if (json === "-") return;
+    const result = {
+      date,
+      command: `deno task bench ${Deno.args.join(" ")}`.trim(),
+      machine: info,
+      loadAverageAtEnd: Deno.loadavg(),
+      options: opts,
+      idle,
+      runs,
+      elapsedSeconds: (performance.now() - started) / 1000,
+    };
+    Deno.writeTextFileSync(json, JSON.stringify(result, null, 2) + "\n");
+  };
   try {
     if (opts.idle && opts.only !== "blackbox") {
       idle = await runIdle(ts, opts, tmp);
@@ -944,7 +980,14 @@ async function main(): Promise<number> {
       runs.push(run);
       if (opts.only !== "blackbox") {
         console.log(`ours, ${n} targets ...`);
-        run.ours = await runOurs(ts, n, opts, tmp);
+        try {
+          run.ours = await runOurs(ts, n, opts, tmp);
+        } catch (e) {
+          run.oursError = (e as Error).message;
+          console.log(`  failed: ${run.oursError}`);
+        }
+      }
+      if (run.ours) {
         const st = run.ours.extra.scrapeTest as Awaited<ReturnType<typeof scrapeTest>> | undefined;
         const sd = run.ours.extra.checkStartDelayMs as ReturnType<typeof histogramQuantiles>;
         console.log(
@@ -965,34 +1008,28 @@ async function main(): Promise<number> {
       }
       if (opts.only !== "ours") {
         console.log(`blackbox_exporter, ${n} targets ...`);
-        run.blackbox = await runBlackbox(ts, n, opts, tmp);
-        const x = run.blackbox.extra;
-        console.log(
-          `  probes sent ${x.probesSent}, failed ${x.probesFailed}, dropped ${x.probesDropped}` +
-            (x.firstFailure ? ` (${x.firstFailure})` : ""),
-        );
+        try {
+          run.blackbox = await runBlackbox(ts, n, opts, tmp);
+          const x = run.blackbox.extra;
+          console.log(
+            `  probes sent ${x.probesSent}, failed ${x.probesFailed}, dropped ${x.probesDropped}` +
+              (x.firstFailure ? ` (${x.firstFailure})` : "") +
+              (run.blackbox.resources.died ? " (blackbox_exporter died in the window)" : ""),
+          );
+        } catch (e) {
+          run.blackboxError = (e as Error).message;
+          console.log(`  failed: ${run.blackboxError}`);
+        }
       }
+      writeJson();
     }
   } finally {
     await stopAll();
   }
   const report = table(runs, opts);
   console.log(`\n${report}`);
-  const result = {
-    date: new Date().toISOString(),
-    command: `deno task bench ${Deno.args.join(" ")}`.trim(),
-    machine: info,
-    options: opts,
-    idle,
-    runs,
-    elapsedSeconds: (performance.now() - started) / 1000,
-  };
-  const json = opts.json ??
-    (opts.smoke ? "-" : `${ROOT}bench/results/${result.date.slice(0, 19).replace(/:/g, "")}.json`);
-  if (json !== "-") {
-    Deno.writeTextFileSync(json, JSON.stringify(result, null, 2) + "\n");
-    console.log(`wrote ${json}`);
-  }
+  writeJson();
+  if (json !== "-") console.log(`wrote ${json}`);
   Deno.removeSync(tmp, { recursive: true });
   return 0;
 }
