@@ -38,7 +38,12 @@ export function readProc(pid: number): ProcSample | undefined {
 
 /** CPU seconds the whole machine spent busy (all cores), from /proc/stat. */
 export function machineBusySeconds(): number {
-  const line = Deno.readTextFileSync("/proc/stat").split("\n")[0]!;
+  let line: string;
+  try {
+    line = Deno.readTextFileSync("/proc/stat").split("\n")[0]!;
+  } catch {
+    return NaN;
+  }
   const f = line.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal
   const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!;
