@@ -153,6 +153,8 @@ class ChunkWriter {
 /** The numbers of every target at one instant, so that a render spread over time is consistent. */
 interface Snapshot {
   states: readonly TargetState[];
+  /** Each target's label set, looked up once per render. */
+  labels: string[];
   /**
    * Per target: up (NaN before the first check), ms, status, last check (epoch
    * s), certificate expiry (NaN when none), counts, buckets, sum.
@@ -181,7 +183,8 @@ function snapshot(store: ResultsStore): Snapshot {
     for (let b = 0; b < nb; b++) values[o++] = s.buckets[b]!;
     values[o] = s.sumSeconds;
   }
-  return { states, values, stride, buckets };
+  const labels = states.map(labelsOf);
+  return { states, labels, values, stride, buckets };
 }
 
 /** Encoded label sets (`url="…",team="…"`), kept while their target config lives. */
@@ -207,7 +210,7 @@ function writeFamily(
   from: number,
   to: number,
 ): void {
-  const { values, stride, states } = snap;
+  const { values, stride, labels: allLabels } = snap;
   const name = `${prefix}_${suffix}{`;
   const gauge = GAUGE_OFFSET[suffix];
   const results = CHECK_RESULTS.length;
@@ -217,7 +220,7 @@ function writeFamily(
   const count = `${prefix}_${suffix}_count{`;
   for (let i = from; i < to; i++) {
     const o = i * stride;
-    const labels = labelsOf(states[i]!);
+    const labels = allLabels[i]!;
     if (gauge !== undefined) {
       const v = values[o + gauge]!;
       // Not checked yet, or no certificate: no sample.
