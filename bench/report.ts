@@ -37,13 +37,16 @@ const f = (v: number | undefined, d = 1) =>
   v === undefined || !Number.isFinite(v) ? "-" : v.toFixed(d);
 const ratio = (a?: number, b?: number) => a !== undefined && b ? `${(a / b).toFixed(2)}×` : "-";
 
-export function markdown(result: { runs: Run[] }): string {
+export function markdown(result: { runs: Run[]; options?: { intervalMs: number } }): string {
+  const interval = result.options?.intervalMs ?? 10_000;
   const lines = [
     "| targets (checks/s) | exporter | checks done / expected | CPU per check | CPU (cores) | timing error p50 / p99 / max | lateness p50 / p99 / max | RSS max | target server CPU | other load |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const r of result.runs) {
-    const label = `${r.targets.toLocaleString("en")}`;
+    const label = `${r.targets.toLocaleString("en")} (${
+      Math.round(r.targets * 1000 / interval).toLocaleString("en")
+    }/s)`;
     const row = (name: string, x: Result) =>
       `| ${label} | ${name} | ${x.checksDone.toLocaleString("en")} / ${
         x.checksExpected.toLocaleString("en")
