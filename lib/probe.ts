@@ -51,6 +51,12 @@ export interface ProbeOptions {
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /**
+ * Largest declared body read with one `bytes()` call; larger ones are read in
+ * chunks as they arrive (memory grows with what came, not with what was promised).
+ */
+export const ONE_SHOT_BODY_BYTES = 64 * 1024;
+
+/**
  * Checks `target` once: fetches it (following redirects when configured),
  * reads the body up to the body limit, and judges the final response.
  * The target's timeout covers the whole check, body included.
@@ -145,24 +151,40 @@ export async function probe(
 
     phase = "body";
     let text = "";
-    // A declared, uncompressed body within the limit is read in one go: ~0.1 ms
-    // less CPU per check than the reader loop (bench/probe_bench.ts). Deno
-    // decompresses gzip/br bodies itself and keeps content-length, so a coded
-    // body takes the loop, which stops at the limit.
+    // A small declared, uncompressed body within the limit is read in one go:
+    // ~0.1 ms less CPU per check than the reader loop (bench/probe_bench.ts).
+    // Only a small one: `bytes()` allocates the declared length up front, so a
+    // server that declares 1 MB and trickles (or never sends) it would cost
+    // 1 MB of native memory per check until the timeout, and these short-lived
+    // large allocations fragmented the malloc heap until RSS grew without
+    // bound (docs/hardening.md, Soak). Deno decompresses gzip/br bodies itself
+    // and keeps content-length, so a coded body takes the loop, which stops at
+    // the limit.
     const declared = response.headers.get("content-length");
     const length = declared !== null && !response.headers.has("content-encoding")
       ? Number(declared)
       : NaN;
-    if (response.body && Number.isSafeInteger(length) && length <= target.bodyLimit) {
+    if (
+      response.body && Number.isSafeInteger(length) &&
+      length <= Math.min(target.bodyLimit, ONE_SHOT_BODY_BYTES)
+    ) {
       const bytes = await response.bytes();
       bodyBytes = Math.min(bytes.byteLength, target.bodyLimit);
       if (target.bodyRegex) text = new TextDecoder().decode(bytes.subarray(0, bodyBytes));
     } else if (response.body) {
       const reader = response.body.getReader();
       const decoder = target.bodyRegex ? new TextDecoder() : undefined;
+      // Aborting the fetch does not always settle a read already pending on
+      // its body (Deno 2.9: under load, e.g. 1,000 trickling bodies, reads
+      // stayed pending for good and each check held its connection and
+      // buffers for ever). Cancelling the reader does: the read then ends.
+      const onAbort = () => void reader.cancel(controller.signal.reason).catch(() => {});
+      if (controller.signal.aborted) onAbort();
+      else controller.signal.addEventListener("abort", onAbort, { once: true });
       try {
         while (bodyBytes < target.bodyLimit) {
           const { done, value } = await reader.read();
+          if (controller.signal.aborted) throw controller.signal.reason;
           if (done) break;
           const chunk = value.byteLength + bodyBytes > target.bodyLimit
             ? value.subarray(0, target.bodyLimit - bodyBytes)
@@ -171,6 +193,7 @@ export async function probe(
           if (decoder) text += decoder.decode(chunk, { stream: true });
         }
       } finally {
+        controller.signal.removeEventListener("abort", onAbort);
         // Stops an endless or oversized body; a no-op when it ended.
         await reader.cancel().catch(() => {});
       }

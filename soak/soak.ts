@@ -29,6 +29,10 @@ const { values } = parseArgs({
     targets: { type: "string", default: "1000" },
     interval: { type: "string", default: "5s" },
     json: { type: "string" },
+    /** Only these behaviours (comma-separated MIX names, e.g. `ok,hang`), for bisecting. */
+    only: { type: "string" },
+    /** Skip the /metrics scrape every second (bisecting: is it the scrapes that grow?). */
+    "no-scrape": { type: "boolean", default: false },
   },
 });
 const DURATION_S = Number(values.duration);
@@ -59,31 +63,40 @@ const urls = JSON.parse(line.split("\n")[0]!) as { hostile: string; tls: string 
 
 /** The mix: [share, settings]. Timeouts stay below the interval. */
 const timeout = `${Math.min(2000, INTERVAL_MS - 500)}ms`;
-const MIX: [number, (i: number) => Record<string, unknown>][] = [
-  [0.40, (i) => ({ url: `${urls.hostile}/ok?i=${i}` })],
-  [0.08, (i) => ({ url: `${urls.hostile}/hang?i=${i}` })],
-  [0.06, (i) => ({ url: `${urls.hostile}/trickle?i=${i}` })],
-  [0.04, (i) => ({ url: `${urls.hostile}/endless?i=${i}`, body_limit: "64KiB" })],
-  [0.05, (i) => ({ url: `${urls.hostile}/loop/a?i=${i}` })],
-  [0.04, (i) => ({ url: `${urls.hostile}/redirect-closed?i=${i}` })],
-  [0.05, (i) => ({ url: `${urls.hostile}/reset?i=${i}` })],
-  [0.04, (i) => ({ url: `${urls.hostile}/close?i=${i}` })],
-  [0.04, (i) => ({ url: `${urls.hostile}/garbage?i=${i}` })],
-  [0.02, (i) => ({ url: `${urls.hostile}/big-header?i=${i}` })],
-  [0.04, (i) => ({ url: `${urls.hostile}/204?i=${i}`, valid_status_codes: [204] })],
-  [0.04, (i) => ({ url: `${urls.hostile}/http10?i=${i}` })],
-  [0.04, (i) => ({ url: `${urls.tls}/?i=${i}`, tls_ca_file: hostileFixture("ca.pem") })],
-  [0.03, (i) => ({ url: `http://soak-${i}.invalid/` })],
-  [0.03, (i) => ({ url: `http://127.0.0.1:1/?i=${i}` })],
+const MIX: [string, number, (i: number) => Record<string, unknown>][] = [
+  ["ok", 0.40, (i) => ({ url: `${urls.hostile}/ok?i=${i}` })],
+  ["hang", 0.08, (i) => ({ url: `${urls.hostile}/hang?i=${i}` })],
+  ["trickle", 0.06, (i) => ({ url: `${urls.hostile}/trickle?i=${i}` })],
+  ["endless", 0.04, (i) => ({ url: `${urls.hostile}/endless?i=${i}`, body_limit: "64KiB" })],
+  ["loop", 0.05, (i) => ({ url: `${urls.hostile}/loop/a?i=${i}` })],
+  ["redirect-closed", 0.04, (i) => ({ url: `${urls.hostile}/redirect-closed?i=${i}` })],
+  ["reset", 0.05, (i) => ({ url: `${urls.hostile}/reset?i=${i}` })],
+  ["close", 0.04, (i) => ({ url: `${urls.hostile}/close?i=${i}` })],
+  ["garbage", 0.04, (i) => ({ url: `${urls.hostile}/garbage?i=${i}` })],
+  ["big-header", 0.02, (i) => ({ url: `${urls.hostile}/big-header?i=${i}` })],
+  ["204", 0.04, (i) => ({ url: `${urls.hostile}/204?i=${i}`, valid_status_codes: [204] })],
+  ["http10", 0.04, (i) => ({ url: `${urls.hostile}/http10?i=${i}` })],
+  ["tls", 0.04, (i) => ({ url: `${urls.tls}/?i=${i}`, tls_ca_file: hostileFixture("ca.pem") })],
+  ["unresolvable", 0.03, (i) => ({ url: `http://soak-${i}.invalid/` })],
+  ["refused", 0.03, (i) => ({ url: `http://127.0.0.1:1/?i=${i}` })],
 ];
+/** With --only, the chosen behaviours share all the targets in their usual proportions. */
+const only = values.only?.split(",").map((s) => s.trim()).filter(Boolean);
+const unknown = only?.filter((name) => !MIX.some(([n]) => n === name)) ?? [];
+if (unknown.length > 0) {
+  console.error(`unknown --only behaviours: ${unknown.join(", ")}; known: ${MIX.map(([n]) => n)}`);
+  Deno.exit(2);
+}
+const mix = only ? MIX.filter(([name]) => only.includes(name)) : MIX;
+const shares = mix.reduce((sum, [, share]) => sum + share, 0);
 const targetList: Record<string, unknown>[] = [];
-for (const [share, make] of MIX) {
-  const n = Math.round(share * TARGETS);
+for (const [, share, make] of mix) {
+  const n = Math.round((share / shares) * TARGETS);
   for (let k = 0; k < n && targetList.length < TARGETS; k++) {
     targetList.push(make(targetList.length));
   }
 }
-while (targetList.length < TARGETS) targetList.push(MIX[0]![1](targetList.length));
+while (targetList.length < TARGETS) targetList.push(mix[0]![2](targetList.length));
 const config = buildConfig(
   JSON.stringify({
     defaults: { interval: values.interval, timeout },
@@ -103,7 +116,7 @@ const fdList = () =>
     }
   });
 const fds = () => fdList().length;
-const rssMiB = () => Deno.memoryUsage().rss / 1048576;
+const MiB = (bytes: number) => Math.round(bytes / 104857.6) / 10;
 /** Event-loop delay: how late a 20 ms timer fires. */
 let loopDelays: number[] = [];
 let expected = performance.now() + 20;
@@ -139,6 +152,10 @@ const scrapeClient = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
 interface Sample {
   t: number;
   rssMiB: number;
+  /** V8 heap in use and reserved, and memory outside it that V8 knows of (ArrayBuffers…). */
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+  externalMiB: number;
   fds: number;
   loopP99Ms: number;
   loopMaxMs: number;
@@ -158,12 +175,17 @@ console.log(
 for (let second = 1; second <= DURATION_S; second++) {
   await new Promise((r) => setTimeout(r, start + second * 1000 - performance.now()));
   const t0 = performance.now();
-  let scrapeOk = false;
-  try {
-    const res = await fetch(metricsUrl, { client: scrapeClient, signal: AbortSignal.timeout(900) });
-    scrapeOk = res.status === 200 && (await res.text()).includes("_checks_total{");
-  } catch {
-    scrapeOk = false;
+  let scrapeOk = values["no-scrape"];
+  if (!values["no-scrape"]) {
+    try {
+      const res = await fetch(metricsUrl, {
+        client: scrapeClient,
+        signal: AbortSignal.timeout(900),
+      });
+      scrapeOk = res.status === 200 && (await res.text()).includes("_checks_total{");
+    } catch {
+      scrapeOk = false;
+    }
   }
   const delays = loopDelays;
   loopDelays = [];
@@ -172,9 +194,13 @@ for (let second = 1; second <= DURATION_S; second++) {
     warmChecks = checksOf();
     warmAt = performance.now();
   }
+  const memory = Deno.memoryUsage();
   const sample: Sample = {
     t: second,
-    rssMiB: Math.round(rssMiB() * 10) / 10,
+    rssMiB: MiB(memory.rss),
+    heapUsedMiB: MiB(memory.heapUsed),
+    heapTotalMiB: MiB(memory.heapTotal),
+    externalMiB: MiB(memory.external),
     fds: fds(),
     loopP99Ms: Math.round(percentile(delays, 99) * 10) / 10,
     loopMaxMs: Math.round(Math.max(0, ...delays) * 10) / 10,
@@ -184,7 +210,8 @@ for (let second = 1; second <= DURATION_S; second++) {
   samples.push(sample);
   if (second % 10 === 0 || second === 1) {
     console.log(
-      `t=${second}s rss=${sample.rssMiB}MiB fds=${sample.fds} loop_p99=${sample.loopP99Ms}ms ` +
+      `t=${second}s rss=${sample.rssMiB}MiB heap=${sample.heapUsedMiB}/${sample.heapTotalMiB}MiB ` +
+        `external=${sample.externalMiB}MiB fds=${sample.fds} loop_p99=${sample.loopP99Ms}ms ` +
         `scrape=${sample.scrapeMs}ms inflight=${app.scheduler.inFlight}`,
     );
   }

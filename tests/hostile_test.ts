@@ -315,6 +315,27 @@ Deno.test("hostile targets: an endless body costs memory bounded by the body lim
   }
 });
 
+Deno.test("hostile targets: a body declared large but trickled is read as it arrives", async () => {
+  // /trickle declares 1,000,000 bytes (under the 1 MiB default limit) and sends
+  // one per 100 ms. Reading it with one bytes() call allocated the whole
+  // declared length up front for every check (the soak's RSS grew ~0.5 MiB/s
+  // from it); read in chunks, a timed-out check reports the bytes that came.
+  await using hostile = hostileServer({ trickleMs: 100 });
+  const t = target({ url: `${hostile.url}/trickle`, timeout: "450ms" });
+  const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+  try {
+    const results = await Promise.all(Array.from({ length: 20 }, () => probe(t, { client })));
+    for (const r of results) {
+      assert.equal(r.result, "timeout");
+      assert.equal(r.reason, "timeout after 450ms reading the body");
+      assert.ok(r.bodyBytes > 0 && r.bodyBytes < 100, `read as it came: ${r.bodyBytes} bytes`);
+    }
+    await until(() => hostile.open === 0, 3000);
+  } finally {
+    client.close();
+  }
+});
+
 Deno.test("hostile targets: 200 hanging targets do not delay a healthy one", async (t) => {
   await using hostile = hostileServer();
   const LATENCY_MS = 20;
