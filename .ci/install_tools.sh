@@ -13,6 +13,7 @@ deno --version | head -1
 # promtool; e2e: prometheus, chromium; ...). Any failure stops the run.
 for script in .ci/*_tools.sh; do
   [ -e "$script" ] || continue
+  [ "$script" = .ci/install_tools.sh ] && continue # this file: no recursion
   echo "== $script"
   source "$script"
 done
