@@ -8,8 +8,8 @@ import { CHECK_RESULTS } from "../lib/classify.ts";
 import { buildConfig } from "../lib/config.ts";
 import { Exposition, TargetExposition } from "../lib/exposition.ts";
 import type { ProbeResult } from "../lib/probe.ts";
-import { ResultsStore } from "../lib/results.ts";
 import { SelfMetrics } from "../lib/self_metrics.ts";
+import { expositionFor } from "./test_servers.ts";
 
 function setup(n: number, options: { maxStaleMs?: number } = {}) {
   const lines = ["global: {histogram_buckets: [0.005, 0.1, 1, 2.5]}", "targets:"];
@@ -20,20 +20,7 @@ function setup(n: number, options: { maxStaleMs?: number } = {}) {
     );
   }
   const config = buildConfig(lines.join("\n"), {}, { env: {} });
-  const store = new ResultsStore();
-  store.applyConfig(config);
-  const self = new SelfMetrics({
-    version: "test",
-    targets: () => n,
-    inFlight: () => 0,
-    waiting: () => 0,
-  });
-  let now = 0;
-  const exposition = new Exposition(store, self, {
-    prefix: () => config.metricPrefix,
-    now: () => now,
-    ...options,
-  });
+  const { store, self, exposition, advance } = expositionFor(config, options);
   let seed = 7;
   const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
   const record = (every = 1) => {
@@ -54,7 +41,7 @@ function setup(n: number, options: { maxStaleMs?: number } = {}) {
       store.record(t.key, r, 1.7e12 + Math.floor(rnd() * 1e9));
     });
   };
-  return { store, self, exposition, record, advance: (ms: number) => (now += ms) };
+  return { store, self, exposition, record, advance };
 }
 
 Deno.test("a large exposition streams through gzip intact and parses", async () => {

@@ -1,29 +1,14 @@
 import assert from "node:assert/strict";
 import { buildConfig } from "../lib/config.ts";
-import { escapeLabelValue, Exposition } from "../lib/exposition.ts";
+import { escapeLabelValue } from "../lib/exposition.ts";
 import type { ProbeResult } from "../lib/probe.ts";
-import { ResultsStore } from "../lib/results.ts";
-import { SelfMetrics } from "../lib/self_metrics.ts";
-import { probeResult } from "./test_servers.ts";
+import { expositionFor, probeResult } from "./test_servers.ts";
 
 const result = (partial: Partial<ProbeResult>) => probeResult({ durationMs: 12.3456, ...partial });
 
 function setup(yaml: string) {
   const config = buildConfig(yaml, {}, { env: {} });
-  const store = new ResultsStore();
-  store.applyConfig(config);
-  const self = new SelfMetrics({
-    version: "test",
-    targets: () => 2,
-    inFlight: () => 0,
-    waiting: () => 0,
-  });
-  let now = 0;
-  const exposition = new Exposition(store, self, {
-    prefix: () => config.metricPrefix,
-    now: () => now,
-  });
-  return { config, store, exposition, advance: (ms: number) => (now += ms) };
+  return { config, ...expositionFor(config) };
 }
 
 const TWO = `

@@ -5,7 +5,10 @@
  * @module
  */
 
-import type { TargetConfig } from "../lib/config.ts";
+import type { Config, TargetConfig } from "../lib/config.ts";
+import { Exposition, type ExpositionOptions } from "../lib/exposition.ts";
+import { ResultsStore } from "../lib/results.ts";
+import { SelfMetrics } from "../lib/self_metrics.ts";
 import type { ProbeResult } from "../lib/probe.ts";
 import { buildConfig } from "../lib/config.ts";
 
@@ -145,4 +148,34 @@ export function probeResult(partial: Partial<ProbeResult> = {}): ProbeResult {
     startedAt: 0,
     ...partial,
   };
+}
+
+/**
+ * A results store, self metrics and exposition for `config`, on a fake clock
+ * (`advance(ms)` moves it). Options are passed on to the Exposition.
+ */
+export function expositionFor(
+  config: Config,
+  options: Omit<ExpositionOptions, "now"> = {},
+): {
+  store: ResultsStore;
+  self: SelfMetrics;
+  exposition: Exposition;
+  advance: (ms: number) => number;
+} {
+  const store = new ResultsStore();
+  store.applyConfig(config);
+  const self = new SelfMetrics({
+    version: "test",
+    targets: () => config.targets.length,
+    inFlight: () => 0,
+    waiting: () => 0,
+  });
+  let now = 0;
+  const exposition = new Exposition(store, self, {
+    prefix: () => config.metricPrefix,
+    now: () => now,
+    ...options,
+  });
+  return { store, self, exposition, advance: (ms: number) => (now += ms) };
 }

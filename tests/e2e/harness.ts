@@ -12,6 +12,7 @@
 
 import assert from "node:assert/strict";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { hangingServer } from "../test_servers.ts";
 
 /** The repository root. */
 export const ROOT: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -509,26 +510,14 @@ export function startTargets(): Targets {
         return new Response("Not Found\n", { status: 404 });
     }
   });
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) conns.push(conn);
-    } catch { /* closed */ }
-  })();
+  const hanging = hangingServer();
   const close = async () => {
-    listener.close();
-    for (const c of conns) {
-      try {
-        c.close();
-      } catch { /* already closed */ }
-    }
-    await accepting;
+    await hanging.close();
     await server.shutdown();
   };
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
-    hangUrl: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/hang`,
+    hangUrl: `${hanging.url}/hang`,
     close,
     [Symbol.asyncDispose]: close,
   };
