@@ -343,6 +343,46 @@ interface RunResult {
   extra: Record<string, unknown>;
 }
 
+/** What one measured window gives, alike for both exporters. */
+interface WindowFigures {
+  opts: Options;
+  late: { inWindow: number; lateness: number[] };
+  /** Reported response time − the target's delay, ms, per check. */
+  errors: number[];
+  checksOk: number;
+  resources: RunResult["resources"];
+  serverUse: { cpuCores: number };
+  selfUse: { cpuCores: number };
+  machineCores: number;
+  stats: { overshoot_ms: RunResult["targetServerOvershootMs"] };
+  extra: Record<string, unknown>;
+}
+
+/** Builds a run's result from its window's figures (one formula for both exporters). */
+function windowResult(
+  exporter: RunResult["exporter"],
+  targets: number,
+  w: WindowFigures,
+): RunResult {
+  return {
+    exporter,
+    targets,
+    checksDone: w.late.inWindow,
+    checksExpected: targets * w.opts.durationMs / w.opts.intervalMs,
+    checksOk: w.checksOk,
+    timingErrorMs: percentiles(w.errors),
+    latenessMs: percentiles(w.late.lateness),
+    resources: w.resources,
+    cpuMsPerCheck: w.resources.cpuSeconds * 1000 / Math.max(1, w.late.inWindow),
+    targetServerCores: w.serverUse.cpuCores,
+    targetServerOvershootMs: w.stats.overshoot_ms,
+    driverCores: w.selfUse.cpuCores,
+    otherCores: w.machineCores - w.resources.cpuCores - w.serverUse.cpuCores -
+      w.selfUse.cpuCores,
+    extra: w.extra,
+  };
+}
+
 // ---------------------------------------------------------------------------
 // Ours
 
@@ -633,20 +673,16 @@ async function runOurs(ts: TargetServer, n: number, opts: Options, tmp: string) 
     const scrapeTestResult = opts.scrapeTestMs > 0
       ? await scrapeTest(port, opts, child.pid, resources.cpuCores)
       : undefined;
-    const result: RunResult = {
-      exporter: "ours",
-      targets: n,
-      checksDone: late.inWindow,
-      checksExpected: n * opts.durationMs / opts.intervalMs,
+    const result = windowResult("ours", n, {
+      opts,
+      late,
+      errors,
       checksOk: [...samples.values()].filter((x) => x.up).length,
-      timingErrorMs: percentiles(errors),
-      latenessMs: percentiles(late.lateness),
       resources,
-      cpuMsPerCheck: resources.cpuSeconds * 1000 / Math.max(1, late.inWindow),
-      targetServerCores: serverUse.cpuCores,
-      targetServerOvershootMs: stats.overshoot_ms,
-      driverCores: selfUse.cpuCores,
-      otherCores: machineCores - resources.cpuCores - serverUse.cpuCores - selfUse.cpuCores,
+      serverUse,
+      selfUse,
+      machineCores,
+      stats,
       extra: {
         startupMs,
         checkStartDelayMs: histogramQuantiles(
@@ -666,7 +702,7 @@ async function runOurs(ts: TargetServer, n: number, opts: Options, tmp: string) 
         ),
         scrapeTest: scrapeTestResult,
       },
-    };
+    });
     return result;
   } finally {
     await child.stop();
@@ -796,20 +832,16 @@ async function runBlackbox(ts: TargetServer, n: number, opts: Options, tmp: stri
     const phaseErrors = inWindow.filter((r) => r.httpPhasesMs !== undefined).map((r) =>
       r.httpPhasesMs! - opts.delayMs
     );
-    const result: RunResult = {
-      exporter: "blackbox",
-      targets: n,
-      checksDone: late.inWindow,
-      checksExpected: n * opts.durationMs / opts.intervalMs,
+    const result = windowResult("blackbox", n, {
+      opts,
+      late,
+      errors,
       checksOk: inWindow.filter((r) => r.success).length,
-      timingErrorMs: percentiles(errors),
-      latenessMs: percentiles(late.lateness),
       resources,
-      cpuMsPerCheck: resources.cpuSeconds * 1000 / Math.max(1, late.inWindow),
-      targetServerCores: serverUse.cpuCores,
-      targetServerOvershootMs: stats.overshoot_ms,
-      driverCores: selfUse.cpuCores,
-      otherCores: machineCores - resources.cpuCores - serverUse.cpuCores - selfUse.cpuCores,
+      serverUse,
+      selfUse,
+      machineCores,
+      stats,
       extra: {
         startupMs,
         probesSent: inWindow.length,
@@ -819,7 +851,7 @@ async function runBlackbox(ts: TargetServer, n: number, opts: Options, tmp: stri
         driverSendLatenessMs: percentiles(inWindow.map((r) => r.sendLateMs)),
         httpPhasesTimingErrorMs: percentiles(phaseErrors),
       },
-    };
+    });
     return result;
   } finally {
     await child.stop();
