@@ -28,7 +28,7 @@ RUN deno install --frozen --entrypoint main.ts \
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 
-# The version comes from deno.json; tests/version_test.ts checks this default
+# The version comes from deno.json; tests/util/version_test.ts checks this default
 # against it. The source URL and licence have no default in the repository yet:
 #   docker build --build-arg SOURCE_URL=https://github.com/you/uptime-exporter \
 #                --build-arg LICENSES=Apache-2.0 ...

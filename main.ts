@@ -7,14 +7,14 @@
  */
 
 import { App } from "./lib/app.ts";
-import { type CliOptions, parseCli, USAGE } from "./lib/cli.ts";
-import { type Config, ConfigError } from "./lib/config.ts";
-import { watchConfigFile } from "./lib/config_watch.ts";
-import { formatDuration } from "./lib/duration.ts";
-import { loadConfig } from "./lib/load_config.ts";
-import { Logger } from "./lib/log.ts";
-import { VERSION } from "./lib/version.ts";
-import { loadWebConfig, WebConfigError, WebServer } from "./lib/web_config.ts";
+import { type CliOptions, parseCli, USAGE } from "./lib/config/cli.ts";
+import { type Config, ConfigError } from "./lib/config/validate.ts";
+import { watchConfigFile } from "./lib/config/watch.ts";
+import { formatDuration } from "./lib/config/units.ts";
+import { loadConfig } from "./lib/config/load.ts";
+import { Logger } from "./lib/util/log.ts";
+import { VERSION } from "./lib/util/version.ts";
+import { loadWebConfig, WebConfigError, WebServer } from "./lib/server/web_config.ts";
 
 /** Most time a shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 1800;

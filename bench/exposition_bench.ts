@@ -8,11 +8,11 @@
  */
 
 import { gzipSync } from "node:zlib";
-import { buildConfig } from "../lib/config.ts";
-import { Exposition, TargetExposition } from "../lib/exposition.ts";
-import type { ProbeResult } from "../lib/probe.ts";
-import { ResultsStore } from "../lib/results.ts";
-import { SelfMetrics } from "../lib/self_metrics.ts";
+import { buildConfig } from "../lib/config/validate.ts";
+import { Exposition, TargetExposition } from "../lib/metrics/exposition.ts";
+import type { ProbeResult } from "../lib/check/probe.ts";
+import { ResultsStore } from "../lib/metrics/results.ts";
+import { SelfMetrics } from "../lib/metrics/self_metrics.ts";
 
 function makeStore(n: number): ResultsStore {
   const lines = ["targets:"];

@@ -8,9 +8,9 @@
  * @module
  */
 
-import { buildConfig } from "../lib/config.ts";
-import { HttpClients } from "../lib/http_clients.ts";
-import { probe } from "../lib/probe.ts";
+import { buildConfig } from "../lib/config/validate.ts";
+import { HttpClients } from "../lib/check/http_clients.ts";
+import { probe } from "../lib/check/probe.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 

@@ -5,16 +5,16 @@
  * @module
  */
 
-import type { Config, TargetConfig } from "./config.ts";
-import { Exposition } from "./exposition.ts";
-import { createHandler } from "./handler.ts";
-import { HttpClients } from "./http_clients.ts";
-import type { Logger } from "./log.ts";
-import { probe, type ProbeResult } from "./probe.ts";
-import { ResultsStore } from "./results.ts";
-import { Scheduler } from "./scheduler.ts";
-import { SelfMetrics } from "./self_metrics.ts";
-import { TlsInfo } from "./tls_info.ts";
+import type { Config, TargetConfig } from "./config/validate.ts";
+import { Exposition } from "./metrics/exposition.ts";
+import { createHandler } from "./server/routes.ts";
+import { HttpClients } from "./check/http_clients.ts";
+import type { Logger } from "./util/log.ts";
+import { probe, type ProbeResult } from "./check/probe.ts";
+import { ResultsStore } from "./metrics/results.ts";
+import { Scheduler } from "./check/scheduler.ts";
+import { SelfMetrics } from "./metrics/self_metrics.ts";
+import { TlsInfo } from "./check/tls_info.ts";
 
 /** Options of {@linkcode App}. */
 export interface AppOptions {

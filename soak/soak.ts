@@ -16,11 +16,11 @@
 
 import { parseArgs } from "node:util";
 import { App } from "../lib/app.ts";
-import { buildConfig } from "../lib/config.ts";
-import { parseDuration } from "../lib/duration.ts";
-import { Logger } from "../lib/log.ts";
-import { WebServer } from "../lib/web_config.ts";
-import { hostileFixture } from "../tests/hostile_server.ts";
+import { buildConfig } from "../lib/config/validate.ts";
+import { parseDuration } from "../lib/config/units.ts";
+import { Logger } from "../lib/util/log.ts";
+import { WebServer } from "../lib/server/web_config.ts";
+import { hostileFixture } from "../tests/_helpers/hostile_server.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { hostileServer, tlsServer } from "../tests/hostile_server.ts";
+import { hostileServer, tlsServer } from "../tests/_helpers/hostile_server.ts";
 
 const hostile = hostileServer({ trickleMs: 1000 });
 const expired = tlsServer("expired");

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { App } from "../lib/app.ts";
-import { buildConfig, type Config } from "../lib/config.ts";
-import { Logger } from "../lib/log.ts";
-import { hangingServer, serve, until } from "./test_servers.ts";
+import { buildConfig, type Config } from "../lib/config/validate.ts";
+import { Logger } from "../lib/util/log.ts";
+import { hangingServer, serve, until } from "./_helpers/servers.ts";
 
 function makeApp(initial: string, env: Record<string, string> = {}) {
   const lines: string[] = [];

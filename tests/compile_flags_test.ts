@@ -18,7 +18,7 @@ import {
   startTarget,
   taskWords,
   until,
-} from "./fixtures/chart/exporter.ts";
+} from "./_helpers/exporter.ts";
 
 /** Permissions the exporter must never get: it neither writes, runs nor loads anything. */
 const FORBIDDEN = ["-A", "--allow-all", "--allow-write", "--allow-run", "--allow-ffi"];

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { closedPort, EXPORTER_PERMISSIONS, serve, until } from "./test_servers.ts";
+import { closedPort, EXPORTER_PERMISSIONS, serve, until } from "./_helpers/servers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const PERMISSIONS = EXPORTER_PERMISSIONS;

@@ -7,10 +7,10 @@
 
 import assert from "node:assert/strict";
 import { App } from "../lib/app.ts";
-import { buildConfig, type Config } from "../lib/config.ts";
-import { Logger } from "../lib/log.ts";
-import { hostileServer, parseMetrics } from "./hostile_server.ts";
-import { until } from "./test_servers.ts";
+import { buildConfig, type Config } from "../lib/config/validate.ts";
+import { Logger } from "../lib/util/log.ts";
+import { hostileServer, parseMetrics } from "./_helpers/hostile_server.ts";
+import { until } from "./_helpers/servers.ts";
 
 const TARGETS = 1000;
 const RELOADS = 100;

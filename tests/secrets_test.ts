@@ -8,10 +8,10 @@
 
 import assert from "node:assert/strict";
 import { App } from "../lib/app.ts";
-import { buildConfig, type Config, ConfigError } from "../lib/config.ts";
-import { type LogFormat, Logger } from "../lib/log.ts";
-import { hostileServer, tlsServer } from "./hostile_server.ts";
-import { serve, until } from "./test_servers.ts";
+import { buildConfig, type Config, ConfigError } from "../lib/config/validate.ts";
+import { type LogFormat, Logger } from "../lib/util/log.ts";
+import { hostileServer, tlsServer } from "./_helpers/hostile_server.ts";
+import { serve, until } from "./_helpers/servers.ts";
 
 const HEADER_SECRET = 'pl4nted-H34der"tok\\en';
 const BODY_SECRET = "pl4nted-B0dy-s3cret";

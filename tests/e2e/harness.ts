@@ -12,7 +12,7 @@
 
 import assert from "node:assert/strict";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { hangingServer } from "../test_servers.ts";
+import { hangingServer } from "../_helpers/servers.ts";
 
 /** The repository root. */
 export const ROOT: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");

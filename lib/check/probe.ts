@@ -1,0 +1,225 @@
+/**
+ * One check of one URL: a plain async function that never throws and returns
+ * what happened. It knows nothing of the scheduler or of metrics.
+ *
+ * @module
+ */
+
+import type { TargetConfig } from "../config/validate.ts";
+import { type CheckResult, classifyError } from "./classify.ts";
+import { formatDuration } from "../config/units.ts";
+
+/** What one check found. */
+export interface ProbeResult {
+  /** True only when `result` is `up`. */
+  up: boolean;
+  result: CheckResult;
+  /** Final HTTP status, 0 when no response came. */
+  statusCode: number;
+  /** Wall time from the start of the request to the end of the body (or the failure), ms. */
+  durationMs: number;
+  /** Why the check failed; empty when up. Never contains credentials. */
+  reason: string;
+  /** Redirects followed. */
+  redirects: number;
+  /** Body bytes read (at most the target's body limit). */
+  bodyBytes: number;
+  /** When the check started, epoch ms. */
+  startedAt: number;
+  /**
+   * notAfter of the certificate an https target presents, seconds since the
+   * epoch, when known (filled in by the app from lib/check/tls_info.ts, not by probe).
+   */
+  tlsCertExpiry?: number;
+}
+
+/** Options of {@linkcode probe}. */
+export interface ProbeOptions {
+  /** Aborts the check (e.g. on shutdown); the result then says `error: aborted`. */
+  signal?: AbortSignal;
+  /**
+   * HTTP client; it should keep no idle connections (`poolMaxIdlePerHost: 0`)
+   * so that every check opens a fresh connection and connect/TLS time is
+   * measured. Share one across checks (see http_clients.ts). Default: a client
+   * made for this check and closed after it.
+   */
+  client?: Deno.HttpClient;
+  /** Epoch clock for `startedAt`. Default: `Date.now`. */
+  now?: () => number;
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * Largest declared body read with one `bytes()` call; larger ones are read in
+ * chunks as they arrive (memory grows with what came, not with what was promised).
+ */
+export const ONE_SHOT_BODY_BYTES = 64 * 1024;
+
+/**
+ * Checks `target` once: fetches it (following redirects when configured),
+ * reads the body up to the body limit, and judges the final response.
+ * The target's timeout covers the whole check, body included.
+ */
+export async function probe(
+  target: TargetConfig,
+  options: ProbeOptions = {},
+): Promise<ProbeResult> {
+  const ownClient = options.client ? undefined : Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+  const client = options.client ?? ownClient!;
+  const startedAt = (options.now ?? Date.now)();
+  const start = performance.now();
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException("timeout", "TimeoutError"));
+  }, target.timeoutMs);
+  const outer = options.signal;
+  const onOuterAbort = () => controller.abort(outer?.reason);
+  if (outer?.aborted) onOuterAbort();
+  else outer?.addEventListener("abort", onOuterAbort, { once: true });
+
+  let statusCode = 0;
+  let redirects = 0;
+  let bodyBytes = 0;
+  let phase: "headers" | "body" = "headers";
+  const finish = (result: CheckResult, reason = ""): ProbeResult => ({
+    up: result === "up",
+    result,
+    statusCode,
+    durationMs: performance.now() - start,
+    reason,
+    redirects,
+    bodyBytes,
+    startedAt,
+  });
+
+  try {
+    let url = target.url;
+    let method = target.method;
+    let body = target.body;
+    const headers: Record<string, string> = { ...target.headers };
+    const origin = new URL(url).origin;
+    const visited = new Set<string>();
+    let response: Response;
+    for (;;) {
+      visited.add(`${method} ${url}`);
+      // The status is that of the final response: none yet for this request.
+      statusCode = 0;
+      response = await fetch(url, {
+        method,
+        headers,
+        body,
+        client,
+        redirect: "manual",
+        signal: controller.signal,
+      });
+      statusCode = response.status;
+      const location = response.headers.get("location");
+      if (!target.followRedirects || !REDIRECT_STATUSES.has(response.status) || !location) break;
+      await response.body?.cancel();
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        return finish("redirect", `redirect to an invalid location`);
+      }
+      if (next.protocol !== "http:" && next.protocol !== "https:") {
+        return finish("redirect", `redirect to unsupported scheme '${next.protocol}'`);
+      }
+      if (
+        response.status === 303 ||
+        ((response.status === 301 || response.status === 302) && method === "POST")
+      ) {
+        method = method === "HEAD" ? "HEAD" : "GET";
+        body = undefined;
+      }
+      // Like browsers drop Authorization, but also every header holding a ${VAR} secret.
+      if (next.origin !== origin) {
+        for (const name of target.credentialHeaders) delete headers[name];
+      }
+      url = next.href;
+      redirects++;
+      if (visited.has(`${method} ${url}`)) {
+        return finish("redirect", `redirect loop after ${redirects} redirects`);
+      }
+      if (redirects > target.maxRedirects) {
+        return finish("redirect", `more than ${target.maxRedirects} redirects`);
+      }
+    }
+
+    phase = "body";
+    let text = "";
+    // A small declared, uncompressed body within the limit is read in one go:
+    // ~0.1 ms less CPU per check than the reader loop (bench/probe_bench.ts).
+    // Only a small one: `bytes()` allocates the declared length up front, so a
+    // server that declares 1 MB and trickles (or never sends) it would cost
+    // 1 MB of native memory per check until the timeout, and these short-lived
+    // large allocations fragmented the malloc heap until RSS grew without
+    // bound (docs/hardening.md, Soak). Deno decompresses gzip/br bodies itself
+    // and keeps content-length, so a coded body takes the loop, which stops at
+    // the limit.
+    const declared = response.headers.get("content-length");
+    const length = declared !== null && !response.headers.has("content-encoding")
+      ? Number(declared)
+      : NaN;
+    if (
+      response.body && Number.isSafeInteger(length) &&
+      length <= Math.min(target.bodyLimit, ONE_SHOT_BODY_BYTES)
+    ) {
+      const bytes = await response.bytes();
+      bodyBytes = Math.min(bytes.byteLength, target.bodyLimit);
+      if (target.bodyRegex) text = new TextDecoder().decode(bytes.subarray(0, bodyBytes));
+    } else if (response.body) {
+      const reader = response.body.getReader();
+      const decoder = target.bodyRegex ? new TextDecoder() : undefined;
+      // Aborting the fetch does not always settle a read already pending on
+      // its body (Deno 2.9: under load, e.g. 1,000 trickling bodies, reads
+      // stayed pending for good and each check held its connection and
+      // buffers for ever). Cancelling the reader does: the read then ends.
+      const onAbort = () => void reader.cancel(controller.signal.reason).catch(() => {});
+      if (controller.signal.aborted) onAbort();
+      else controller.signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        while (bodyBytes < target.bodyLimit) {
+          const { done, value } = await reader.read();
+          if (controller.signal.aborted) throw controller.signal.reason;
+          if (done) break;
+          const chunk = value.byteLength + bodyBytes > target.bodyLimit
+            ? value.subarray(0, target.bodyLimit - bodyBytes)
+            : value;
+          bodyBytes += chunk.byteLength;
+          if (decoder) text += decoder.decode(chunk, { stream: true });
+        }
+      } finally {
+        controller.signal.removeEventListener("abort", onAbort);
+        // Stops an endless or oversized body; a no-op when it ended.
+        await reader.cancel().catch(() => {});
+      }
+    }
+    if (!target.validStatusCodes.test(statusCode)) {
+      return finish("status", `status ${statusCode} not in ${target.validStatusCodes.source}`);
+    }
+    if (target.bodyRegex && !target.bodyRegex.test(text)) {
+      return finish("body", `body does not match ${target.bodyRegex.source}`);
+    }
+    return finish("up");
+  } catch (err) {
+    if (timedOut) {
+      return finish(
+        "timeout",
+        `timeout after ${formatDuration(target.timeoutMs)} ${
+          phase === "body" ? "reading the body" : "waiting for a response"
+        }`,
+      );
+    }
+    if (outer?.aborted) return finish("error", "aborted");
+    const { result, reason } = classifyError(err, phase);
+    return finish(result, reason);
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener("abort", onOuterAbort);
+    ownClient?.close();
+  }
+}

@@ -1,0 +1,334 @@
+/**
+ * The HTML status page at `/`, for a person who port-forwarded into the pod:
+ * one row per target, down targets first, up/down shown by text and symbol as
+ * well as colour, times in human units, readable at phone width. No framework
+ * and no JavaScript needed to read it; a small static script sorts and filters
+ * the rows and refreshes them in place (plain `fetch` + `DOMParser`), with a
+ * `<noscript>` meta refresh as the fallback.
+ *
+ * Every target string (URL, label names and values, reasons) is HTML-escaped,
+ * and a Content-Security-Policy allows only the page's own script and style
+ * (by hash), so even a missed escape could not run injected script.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { formatDuration } from "../config/units.ts";
+import type { TargetState } from "../metrics/results.ts";
+
+/** Escapes text for HTML content and attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
+  );
+}
+
+/** Options of {@linkcode renderStatusPage}. */
+export interface StatusPageOptions {
+  /** Epoch ms now, for ages. Default: `Date.now()`. */
+  now?: number;
+  /** Shown in the footer. */
+  version?: string;
+  /** Seconds between automatic refreshes. Default: 10. */
+  refreshSeconds?: number;
+}
+
+/** Formats an age for people: `just now`, `4s ago`, `3m 05s ago`, `2h 10m ago`. */
+export function formatAge(ms: number): string {
+  if (!Number.isFinite(ms)) return "never";
+  if (ms < 1000) return "just now";
+  if (ms < 60_000) return `${Math.round(ms / 1000)}s ago`;
+  return `${formatDuration(ms)} ago`;
+}
+
+/** Formats a configured interval: `10s`, `1m`, `1m 30s`, `250ms`. */
+export function formatInterval(ms: number): string {
+  if (ms < 1000 || ms % 1000 !== 0) return formatDuration(ms);
+  const s = ms / 1000;
+  if (s < 60) return `${s}s`;
+  if (s % 3600 === 0) return `${s / 3600}h`;
+  if (s % 60 === 0) return `${s / 60}m`;
+  return formatDuration(ms);
+}
+
+type Kind = "down" | "pending" | "up";
+
+const KINDS: Record<Kind, { rank: number; text: string; symbol: string }> = {
+  down: { rank: 0, text: "DOWN", symbol: "✕" },
+  pending: { rank: 1, text: "PENDING", symbol: "…" },
+  up: { rank: 2, text: "UP", symbol: "✓" },
+};
+
+function kindOf(state: TargetState): Kind {
+  if (!state.last) return "pending";
+  return state.last.up ? "up" : "down";
+}
+
+const FAVICON_COLOURS: Record<Kind, string> = {
+  down: "%23cf222e",
+  pending: "%238c959f",
+  up: "%231a7f37",
+};
+
+function favicon(kind: Kind): string {
+  return `data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E` +
+    `%3Ccircle cx='8' cy='8' r='7' fill='${FAVICON_COLOURS[kind]}'/%3E%3C/svg%3E`;
+}
+
+const STYLE = `
+:root{--fg:#1f2328;--muted:#59636e;--bg:#fff;--head:#f6f8fa;--line:#d1d9e0;
+--up-bg:#dafbe1;--up-fg:#116329;--down-bg:#ffebe9;--down-fg:#a40e26;--down-row:#fff8f7;
+--pending-bg:#eff2f5;--pending-fg:#59636e;color-scheme:light dark}
+@media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#9198a1;--bg:#0d1117;
+--head:#151b23;--line:#3d444d;--up-bg:#12361f;--up-fg:#7ee2a0;--down-bg:#4a1417;
+--down-fg:#ffa198;--down-row:#1c1012;--pending-bg:#262c36;--pending-fg:#9198a1}}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;padding:1rem;
+color:var(--fg);background:var(--bg)}
+h1{font-size:1.25rem;margin:0}
+header{display:flex;flex-wrap:wrap;align-items:baseline;gap:.25rem 1rem;margin-bottom:.75rem}
+.headline{font-size:1rem;font-weight:600;margin:0}
+.summary{display:flex;flex-wrap:wrap;gap:.5rem;margin:0 0 .75rem;padding:0;list-style:none}
+.summary li{border-radius:6px;padding:.15rem .6rem;font-weight:600;background:var(--pending-bg);
+color:var(--pending-fg)}
+.summary li.down.some{background:var(--down-bg);color:var(--down-fg)}
+.summary li.up.some{background:var(--up-bg);color:var(--up-fg)}
+.tools{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;margin:0 0 .5rem}
+.tools input[type=search]{font:inherit;padding:.25rem .5rem;border:1px solid var(--line);
+border-radius:6px;background:var(--bg);color:var(--fg);min-width:14rem;max-width:100%}
+.notice{background:var(--down-bg);color:var(--down-fg);padding:.4rem .6rem;border-radius:6px}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
+th{background:var(--head);position:sticky;top:0;white-space:nowrap}
+th button{font:inherit;font-weight:600;color:inherit;background:none;border:0;padding:0;
+cursor:pointer}
+th[aria-sort=ascending] button::after{content:" ▲"}
+th[aria-sort=descending] button::after{content:" ▼"}
+td.url{overflow-wrap:anywhere;min-width:12rem}
+td.num{white-space:nowrap;font-variant-numeric:tabular-nums}
+.badge{display:inline-block;min-width:6.2em;border-radius:4px;padding:0 .4em;font-weight:700;
+text-align:center;white-space:nowrap}
+.badge.up{background:var(--up-bg);color:var(--up-fg)}
+.badge.down{background:var(--down-bg);color:var(--down-fg)}
+.badge.pending{background:var(--pending-bg);color:var(--pending-fg)}
+tr.down td{background:var(--down-row)}
+.labels{display:flex;flex-wrap:wrap;gap:.25rem;margin-top:.2rem}
+.label{font-size:12px;color:var(--muted);border:1px solid var(--line);border-radius:4px;
+padding:0 .3em;overflow-wrap:anywhere}
+.muted,.sub{color:var(--muted)}
+.sub{font-size:12px;display:block}
+.reason{overflow-wrap:anywhere}
+.empty{color:var(--muted);padding:1rem 0}
+footer{margin-top:1rem;color:var(--muted);font-size:12px}
+footer a{color:inherit}
+@media (max-width:640px){
+body{padding:.6rem}
+table,tbody,tr,td{display:block;width:auto}
+thead tr{display:flex;flex-wrap:wrap;gap:.3rem;align-items:center;border:0;margin:0;padding:0}
+thead tr::before{content:"Sort:";color:var(--muted);font-size:12px}
+th{position:static;border:1px solid var(--line);border-radius:4px;padding:.1rem .4rem;
+font-size:12px}
+tr{border:1px solid var(--line);border-radius:6px;margin:.5rem 0;padding:.4rem .6rem}
+tr.down{border-color:var(--down-fg)}
+td{border:0;padding:.1rem 0}
+tr.down td{border:0;background:none}
+td[data-label]{padding-left:6.5rem;text-indent:-6.5rem}
+td[data-label]::before{content:attr(data-label);display:inline-block;width:6.5rem;text-indent:0;
+color:var(--muted);font-size:12px}
+td.url{min-width:0;font-weight:600;padding-left:0;text-indent:0}
+td.url::before,td.state::before{content:none}
+td.blank{display:none}
+.sub{display:inline;margin-left:.4em}
+}
+`;
+
+/**
+ * The page's script. Static text (settings come from data attributes), so
+ * that its hash in the Content-Security-Policy never changes.
+ */
+const SCRIPT = `
+(() => {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  const table = $("targets"), filter = $("filter"), auto = $("auto");
+  const every = Math.max(1, Number(new URLSearchParams(location.search).get("refresh")) ||
+    Number(document.body.dataset.refresh) || 10);
+  let sort = null, timer;
+  const value = (cell) => {
+    const s = cell ? (cell.dataset.sort ?? cell.textContent.trim()) : "";
+    return s !== "" && !isNaN(Number(s)) ? Number(s) : s.toLowerCase();
+  };
+  const compare = (x, y) => typeof x === typeof y ? (x < y ? -1 : x > y ? 1 : 0)
+    : (typeof x === "number" ? -1 : 1);
+  function apply() {
+    const body = $("rows"), rows = [...body.rows];
+    rows.sort((a, b) => (sort ? compare(value(a.cells[sort.col]), value(b.cells[sort.col])) *
+      sort.dir : 0) || Number(a.dataset.order) - Number(b.dataset.order));
+    for (const r of rows) body.appendChild(r);
+    table.querySelectorAll("th").forEach((th, i) => th.setAttribute("aria-sort",
+      sort && sort.col === i ? (sort.dir > 0 ? "ascending" : "descending") : "none"));
+    const f = filter.value.trim().toLowerCase();
+    let shown = 0;
+    for (const r of rows) {
+      r.hidden = f !== "" && !r.textContent.toLowerCase().includes(f);
+      if (!r.hidden) shown++;
+    }
+    $("shown").textContent = f ? shown + " of " + rows.length + " shown" : "";
+  }
+  table.querySelectorAll("th button").forEach((b) => b.addEventListener("click", () => {
+    const col = b.parentElement.cellIndex;
+    sort = sort && sort.col === col ? { col, dir: -sort.dir } : { col, dir: 1 };
+    apply();
+  }));
+  filter.addEventListener("input", apply);
+  const schedule = () => { clearTimeout(timer); timer = setTimeout(refresh, every * 1000); };
+  async function refresh() {
+    if (!auto.checked || document.hidden) return schedule();
+    try {
+      const res = await fetch(location.href, { cache: "no-store" });
+      if (!res.ok) throw new Error("HTTP " + res.status);
+      const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+      for (const id of ["headline", "summary", "rows", "generated", "favicon"]) {
+        const fresh = doc.getElementById(id), old = $(id);
+        if (fresh && old) old.replaceWith(document.adoptNode(fresh));
+      }
+      document.title = doc.title;
+      $("offline").hidden = true;
+      apply();
+    } catch (e) {
+      $("offline").textContent = "Cannot refresh (" + e.message +
+        "): the data below may be out of date.";
+      $("offline").hidden = false;
+    }
+    schedule();
+  }
+  auto.addEventListener("change", () => auto.checked ? refresh() : clearTimeout(timer));
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && auto.checked) refresh();
+  });
+  $("every").textContent = every + "s";
+  $("controls").hidden = false;
+  schedule();
+})();
+`;
+
+const sha256 = (text: string) => `'sha256-${createHash("sha256").update(text).digest("base64")}'`;
+
+/** The page's Content-Security-Policy: its own script and style only. */
+export const STATUS_PAGE_CSP: string = [
+  "default-src 'none'",
+  `script-src ${sha256(SCRIPT)}`,
+  `style-src ${sha256(STYLE)}`,
+  "img-src data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+].join("; ");
+
+function renderRow(state: TargetState, kind: Kind, order: number, now: number): string {
+  const { target, last } = state;
+  const k = KINDS[kind];
+  const labels = Object.entries(target.labels).map(([name, value]) =>
+    `<span class="label">${escapeHtml(name)}=${escapeHtml(value)}</span>`
+  ).join("");
+  const age = state.lastCheckAt ? now - state.lastCheckAt : NaN;
+  const checkedAt = state.lastCheckAt ? new Date(state.lastCheckAt).toISOString() : "";
+  const status = !last ? "" : last.statusCode ? String(last.statusCode) : "none";
+  let reason = "";
+  if (last && !last.up) {
+    // "timeout after 700ms…" says its result already; "Connection refused" does not.
+    reason = new RegExp(`^${last.result}\\b`, "i").test(last.reason)
+      ? escapeHtml(last.reason)
+      : `${escapeHtml(last.result)}${last.reason ? `: ${escapeHtml(last.reason)}` : ""}`;
+  }
+  const cells = [
+    `<td class="state" data-sort="${k.rank}"><span class="badge ${kind}">` +
+    `<span aria-hidden="true">${k.symbol}</span> ${k.text}</span></td>`,
+    `<td class="url" data-label="URL">${escapeHtml(target.displayUrl)}${
+      labels ? `<span class="labels">${labels}</span>` : ""
+    }</td>`,
+    `<td class="num${status ? "" : " blank"}" data-label="Status" data-sort="${
+      last?.statusCode ?? -1
+    }">${status}</td>`,
+    `<td class="num${last ? "" : " blank"}" data-label="Response" data-sort="${
+      last ? last.durationMs : -1
+    }">${last ? formatDuration(last.durationMs) : ""}</td>`,
+    `<td class="num" data-label="Last check" data-sort="${Number.isNaN(age) ? -1 : age}">${
+      checkedAt
+        ? `<time datetime="${checkedAt}" title="${checkedAt}">${formatAge(age)}</time>`
+        : `<span class="muted">not yet</span>`
+    }<span class="sub">every ${formatInterval(target.intervalMs)}</span></td>`,
+    `<td class="reason${reason ? "" : " blank"}" data-label="Why">${reason}</td>`,
+  ];
+  return `<tr class="${kind}" data-order="${order}">${cells.join("")}</tr>`;
+}
+
+/** Renders the status page for the given target states. */
+export function renderStatusPage(
+  states: readonly TargetState[],
+  options: StatusPageOptions = {},
+): string {
+  const now = options.now ?? Date.now();
+  const refresh = Math.max(1, Math.round(options.refreshSeconds ?? 10));
+  const rows = states.map((state) => ({ state, kind: kindOf(state) })).sort((a, b) =>
+    KINDS[a.kind].rank - KINDS[b.kind].rank ||
+    a.state.target.displayUrl.localeCompare(b.state.target.displayUrl)
+  );
+  const count = { down: 0, pending: 0, up: 0 };
+  for (const r of rows) count[r.kind]++;
+  const total = rows.length;
+  const worst: Kind = count.down > 0 ? "down" : count.pending > 0 ? "pending" : "up";
+  const headline = total === 0
+    ? "No targets configured"
+    : count.down > 0
+    ? `${count.down} of ${total} target${total === 1 ? "" : "s"} down`
+    : count.pending > 0
+    ? `Waiting for the first check of ${count.pending} of ${total} targets`
+    : `All ${total} target${total === 1 ? "" : "s"} up`;
+  const generated = new Date(now).toISOString();
+  const body = rows.map((r, i) => renderRow(r.state, r.kind, i, now)).join("\n");
+  const summary = (["down", "up", "pending"] as const).map((kind) =>
+    `<li id="${kind}" class="${kind}${count[kind] > 0 ? " some" : ""}">${count[kind]} ${kind}</li>`
+  ).join("");
+  const th = (name: string) =>
+    `<th scope="col" aria-sort="none"><button type="button">${name}</button></th>`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${STATUS_PAGE_CSP}">
+<noscript><meta http-equiv="refresh" content="${refresh}"></noscript>
+<title>${count.down > 0 ? `(${count.down} down) ` : ""}uptime-exporter</title>
+<link id="favicon" rel="icon" href="${favicon(worst)}">
+<style>${STYLE}</style>
+</head>
+<body data-refresh="${refresh}">
+<header><h1>uptime-exporter</h1><p id="headline" class="headline">${headline}</p></header>
+<ul id="summary" class="summary" aria-label="Targets by state">${summary}</ul>
+<p id="offline" class="notice" role="alert" hidden></p>
+<div id="controls" class="tools" hidden>
+<input id="filter" type="search" placeholder="Filter by URL, label, reason…" aria-label="Filter targets">
+<span id="shown" class="muted" aria-live="polite"></span>
+<label><input id="auto" type="checkbox" checked> Refresh every <span id="every">${refresh}s</span></label>
+</div>
+<table id="targets">
+<thead><tr>${
+    ["State", "URL", "Status", "Response", "Last check", "Why"].map(th).join("")
+  }</tr></thead>
+<tbody id="rows">
+${body}
+</tbody>
+</table>
+${total === 0 ? `<p class="empty">No targets configured.</p>\n` : ""}<footer>uptime-exporter ${
+    escapeHtml(options.version ?? "")
+  } · generated <time id="generated" datetime="${generated}">${
+    generated.replace("T", " ").replace(/\.\d+Z$/, " UTC")
+  }</time> · <a href="metrics">/metrics</a> · <a href="healthz">/healthz</a> · <a href="readyz">/readyz</a><br>Down targets come first; click a column heading to sort.</footer>
+<script>${SCRIPT}</script>
+</body>
+</html>
+`;
+}

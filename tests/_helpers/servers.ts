@@ -1,0 +1,181 @@
+/**
+ * Real loopback servers for tests. Every server listens on 127.0.0.1 with a
+ * free port and must be closed by the test (`await using` does it).
+ *
+ * @module
+ */
+
+import type { Config, TargetConfig } from "../../lib/config/validate.ts";
+import { Exposition, type ExpositionOptions } from "../../lib/metrics/exposition.ts";
+import { ResultsStore } from "../../lib/metrics/results.ts";
+import { SelfMetrics } from "../../lib/metrics/self_metrics.ts";
+import type { ProbeResult } from "../../lib/check/probe.ts";
+import { buildConfig } from "../../lib/config/validate.ts";
+
+const FIXTURES = new URL("../fixtures/tls/", import.meta.url);
+/** PEM of the test CA that signed the localhost certificate. */
+export const TEST_CA_FILE = new URL("ca.pem", FIXTURES).pathname;
+
+/** A running HTTP(S) server. */
+export interface TestServer extends AsyncDisposable {
+  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:40123`. */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Starts `Deno.serve` on 127.0.0.1:0 (TLS with the test certificate when `tls`). */
+export function serve(
+  handler: (req: Request) => Response | Promise<Response>,
+  options: { tls?: boolean } = {},
+): TestServer {
+  const tls = options.tls
+    ? {
+      cert: Deno.readTextFileSync(new URL("localhost.pem", FIXTURES)),
+      key: Deno.readTextFileSync(new URL("localhost.key", FIXTURES)),
+    }
+    : {};
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {}, ...tls }, handler);
+  const port = server.addr.port;
+  const close = () => server.shutdown();
+  return {
+    url: `${options.tls ? "https://localhost" : "http://127.0.0.1"}:${port}`,
+    port,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** A TCP server that accepts connections and never answers; closes them on `close()`. */
+export function hangingServer(): TestServer {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) conns.push(conn);
+    } catch { /* closed */ }
+  })();
+  const port = (listener.addr as Deno.NetAddr).port;
+  const close = async () => {
+    listener.close();
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* already closed */ }
+    }
+    await accepting;
+  };
+  return { url: `http://127.0.0.1:${port}`, port, close, [Symbol.asyncDispose]: close };
+}
+
+/** A port on 127.0.0.1 where nothing listens (connection refused). */
+export function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** A response whose body trickles one byte every `everyMs` until the client goes away. */
+export function tricklingBody(everyMs: number): Response {
+  let timer: ReturnType<typeof setInterval> | undefined;
+  return new Response(
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("x"));
+        timer = setInterval(() => {
+          try {
+            controller.enqueue(new TextEncoder().encode("x"));
+          } catch {
+            clearInterval(timer);
+          }
+        }, everyMs);
+      },
+      cancel() {
+        clearInterval(timer);
+      },
+    }),
+  );
+}
+
+/** Builds one validated target from YAML-like settings (url required). */
+export function target(settings: Record<string, unknown>): TargetConfig {
+  const config = buildConfig(JSON.stringify({ targets: [settings] }), {}, { env: {} });
+  return config.targets[0]!;
+}
+
+/** Polls `fn` until it returns true, failing after `ms`. */
+export async function until(fn: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await fn())) {
+    if (performance.now() > deadline) throw new Error(`condition not met within ${ms}ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The deno.json file of this repository. */
+const DENO_JSON = JSON.parse(
+  Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)),
+) as { tasks: Record<string, string> };
+
+/**
+ * The permission flags of deno.json's `compile` task (parsed, not copied), so
+ * every test that runs the exporter as a process runs it as the binary would.
+ */
+export const EXPORTER_PERMISSIONS: readonly string[] = DENO_JSON.tasks.compile!
+  .split(/\s+/).filter((w) => /^--(allow|deny)-/.test(w));
+
+/** Only what deno itself needs, so the caller's UPTIME_EXPORTER_* cannot leak in. */
+export function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+/** A probe result for store, page and exposition tests: up, 200, `durationMs` 12.5. */
+export function probeResult(partial: Partial<ProbeResult> = {}): ProbeResult {
+  return {
+    up: true,
+    result: "up",
+    statusCode: 200,
+    durationMs: 12.5,
+    reason: "",
+    redirects: 0,
+    bodyBytes: 0,
+    startedAt: 0,
+    ...partial,
+  };
+}
+
+/**
+ * A results store, self metrics and exposition for `config`, on a fake clock
+ * (`advance(ms)` moves it). Options are passed on to the Exposition.
+ */
+export function expositionFor(
+  config: Config,
+  options: Omit<ExpositionOptions, "now"> = {},
+): {
+  store: ResultsStore;
+  self: SelfMetrics;
+  exposition: Exposition;
+  advance: (ms: number) => number;
+} {
+  const store = new ResultsStore();
+  store.applyConfig(config);
+  const self = new SelfMetrics({
+    version: "test",
+    targets: () => config.targets.length,
+    inFlight: () => 0,
+    waiting: () => 0,
+  });
+  let now = 0;
+  const exposition = new Exposition(store, self, {
+    prefix: () => config.metricPrefix,
+    now: () => now,
+    ...options,
+  });
+  return { store, self, exposition, advance: (ms: number) => (now += ms) };
+}

@@ -1,0 +1,683 @@
+/**
+ * Tests of lib/config/cli.ts (flags and UPTIME_EXPORTER_* variables) and of main.ts's
+ * exit codes and output for --help, --version, --check-config and bad input,
+ * run as a real subprocess.
+ */
+
+import assert from "node:assert/strict";
+import { type CliOptions, parseCli, parseListen, USAGE } from "../../lib/config/cli.ts";
+import { ConfigError, type ConfigOverrides, DEFAULT_TARGETS } from "../../lib/config/validate.ts";
+import { formatDuration } from "../../lib/config/units.ts";
+import { loadConfig } from "../../lib/config/load.ts";
+import { VERSION } from "../../lib/util/version.ts";
+import { baseEnv, EXPORTER_PERMISSIONS } from "../_helpers/servers.ts";
+
+const FIXTURES = new URL("../fixtures/config/", import.meta.url).pathname;
+
+/** The override values alone (an implementation may add bookkeeping beside them). */
+function values(overrides: ConfigOverrides): ConfigOverrides {
+  const { targets, intervalMs, timeoutMs, metricPrefix } = overrides;
+  return Object.fromEntries(
+    Object.entries({ targets, intervalMs, timeoutMs, metricPrefix }).filter(([, v]) =>
+      v !== undefined
+    ),
+  );
+}
+
+/** The options this suite is about; options added later are tested where they belong. */
+function known(cli: CliOptions): CliOptions {
+  const { configFile, overrides, listen, logLevel, logFormat } = cli;
+  const { watchConfig, checkConfig, help, version } = cli;
+  return {
+    configFile,
+    overrides: values(overrides),
+    listen,
+    logLevel,
+    logFormat,
+    watchConfig,
+    checkConfig,
+    help,
+    version,
+  };
+}
+
+function cliError(args: string[], env: Record<string, string> = {}): ConfigError {
+  try {
+    parseCli(args, env);
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
+    return e;
+  }
+  assert.fail(`expected a ConfigError for ${JSON.stringify(args)} ${JSON.stringify(env)}`);
+}
+
+Deno.test("parseCli: nothing given", () => {
+  const expected: CliOptions = {
+    configFile: undefined,
+    overrides: {},
+    listen: { hostname: "0.0.0.0", port: 8080 },
+    logLevel: "info",
+    logFormat: "logfmt",
+    watchConfig: true,
+    checkConfig: false,
+    help: false,
+    version: false,
+  };
+  assert.deepEqual(known(parseCli([], {})), expected);
+});
+
+Deno.test("parseCli: flags", async (t) => {
+  await t.step("every flag at once", () => {
+    const cli = parseCli([
+      "--config",
+      "/etc/uptime.yaml",
+      "--target",
+      "https://a.example/",
+      "--target",
+      "https://b.example/",
+      "--interval",
+      "30s",
+      "--timeout",
+      "250ms",
+      "--listen",
+      "127.0.0.1:9000",
+      "--metric-prefix",
+      "probe",
+      "--log-level",
+      "debug",
+      "--log-format",
+      "json",
+      "--no-watch-config",
+      "--check-config",
+      "--help",
+      "--version",
+    ], {});
+    assert.deepEqual(known(cli), {
+      configFile: "/etc/uptime.yaml",
+      overrides: {
+        targets: ["https://a.example/", "https://b.example/"],
+        intervalMs: 30_000,
+        timeoutMs: 250,
+        metricPrefix: "probe",
+      },
+      listen: { hostname: "127.0.0.1", port: 9000 },
+      logLevel: "debug",
+      logFormat: "json",
+      watchConfig: false,
+      checkConfig: true,
+      help: true,
+      version: true,
+    });
+  });
+  await t.step("--flag=value, -h, and the last of a repeated single flag", () => {
+    const cli = parseCli([
+      "--interval=1m",
+      "--listen=:9090",
+      "-h",
+      "--timeout",
+      "1s",
+      "--timeout=2s",
+    ], {});
+    assert.equal(cli.overrides.intervalMs, 60_000);
+    assert.equal(cli.overrides.timeoutMs, 2_000);
+    assert.deepEqual(cli.listen, { hostname: "0.0.0.0", port: 9090 });
+    assert.equal(cli.help, true);
+  });
+  await t.step("durations: units and bare seconds", () => {
+    for (const [text, ms] of [["250ms", 250], ["10s", 10_000], ["1m", 60_000], ["5", 5_000]]) {
+      assert.equal(parseCli(["--interval", String(text)], {}).overrides.intervalMs, ms);
+    }
+  });
+});
+
+Deno.test("parseCli: environment", async (t) => {
+  await t.step("every UPTIME_EXPORTER_* variable", () => {
+    const cli = parseCli([], {
+      UPTIME_EXPORTER_CONFIG: "/etc/uptime.yaml",
+      UPTIME_EXPORTER_TARGETS: "https://a.example/, https://b.example/\nhttps://c.example/",
+      UPTIME_EXPORTER_INTERVAL: "1m",
+      UPTIME_EXPORTER_TIMEOUT: "3s",
+      UPTIME_EXPORTER_LISTEN: "[::1]:9100",
+      UPTIME_EXPORTER_METRIC_PREFIX: "env_probe",
+      UPTIME_EXPORTER_LOG_LEVEL: "warn",
+      UPTIME_EXPORTER_LOG_FORMAT: "json",
+    });
+    assert.equal(cli.configFile, "/etc/uptime.yaml");
+    assert.deepEqual(values(cli.overrides), {
+      targets: ["https://a.example/", "https://b.example/", "https://c.example/"],
+      intervalMs: 60_000,
+      timeoutMs: 3_000,
+      metricPrefix: "env_probe",
+    });
+    assert.deepEqual(cli.listen, { hostname: "::1", port: 9100 });
+    assert.equal(cli.logLevel, "warn");
+    assert.equal(cli.logFormat, "json");
+  });
+  await t.step("PORT sets the port on all interfaces", () => {
+    assert.deepEqual(parseCli([], { PORT: "3000" }).listen, { hostname: "0.0.0.0", port: 3000 });
+  });
+  await t.step("UPTIME_EXPORTER_LISTEN beats PORT; --listen beats both", () => {
+    const env = { PORT: "3000", UPTIME_EXPORTER_LISTEN: "127.0.0.1:4000" };
+    assert.deepEqual(parseCli([], env).listen, { hostname: "127.0.0.1", port: 4000 });
+    assert.deepEqual(parseCli(["--listen", ":5000"], env).listen, {
+      hostname: "0.0.0.0",
+      port: 5000,
+    });
+  });
+  await t.step("flags beat the environment", () => {
+    const env = {
+      UPTIME_EXPORTER_CONFIG: "/env.yaml",
+      UPTIME_EXPORTER_TARGETS: "https://env.example/",
+      UPTIME_EXPORTER_INTERVAL: "1m",
+      UPTIME_EXPORTER_TIMEOUT: "3s",
+      UPTIME_EXPORTER_METRIC_PREFIX: "env_probe",
+      UPTIME_EXPORTER_LOG_LEVEL: "warn",
+      UPTIME_EXPORTER_LOG_FORMAT: "json",
+    };
+    const cli = parseCli([
+      "--config=/flag.yaml",
+      "--target=https://flag.example/",
+      "--interval=2m",
+      "--timeout=4s",
+      "--metric-prefix=flag_probe",
+      "--log-level=error",
+      "--log-format=logfmt",
+    ], env);
+    assert.equal(cli.configFile, "/flag.yaml");
+    assert.deepEqual(values(cli.overrides), {
+      targets: ["https://flag.example/"],
+      intervalMs: 120_000,
+      timeoutMs: 4_000,
+      metricPrefix: "flag_probe",
+    });
+    assert.equal(cli.logLevel, "error");
+    assert.equal(cli.logFormat, "logfmt");
+  });
+  await t.step("a bad variable is ignored when the flag is given", () => {
+    const cli = parseCli(["--interval", "5s", "--log-level", "info"], {
+      UPTIME_EXPORTER_INTERVAL: "soon",
+      UPTIME_EXPORTER_LOG_LEVEL: "loud",
+    });
+    assert.equal(cli.overrides.intervalMs, 5_000);
+  });
+  await t.step("empty variables count as unset", () => {
+    const empty = {
+      UPTIME_EXPORTER_CONFIG: "",
+      UPTIME_EXPORTER_TARGETS: "",
+      UPTIME_EXPORTER_INTERVAL: "",
+      UPTIME_EXPORTER_LISTEN: "",
+      PORT: "",
+      UPTIME_EXPORTER_LOG_LEVEL: "",
+    };
+    assert.deepEqual(known(parseCli([], empty)), known(parseCli([], {})));
+  });
+  await t.step("other variables are ignored", () => {
+    assert.deepEqual(
+      known(parseCli([], { UPTIME_EXPORTER_INTERVALS: "x", INTERVAL: "x", LISTEN: "x" })),
+      known(parseCli([], {})),
+    );
+  });
+});
+
+Deno.test("parseCli: bad input", async (t) => {
+  await t.step("unknown flags, missing values, positional arguments", () => {
+    const cases: [string[], string][] = [
+      [["--bogus"], "Cannot load config: Unknown option '--bogus' (see --help)"],
+      [["-x"], "Cannot load config: Unknown option '-x' (see --help)"],
+      [
+        ["--interval"],
+        "Cannot load config: Option '--interval <value>' argument missing (see --help)",
+      ],
+      [
+        ["extra"],
+        "Cannot load config: Unexpected argument 'extra'. This command does not take positional arguments (see --help)",
+      ],
+      [
+        ["--help=yes"],
+        "Cannot load config: Option '-h, --help' does not take an argument (see --help)",
+      ],
+    ];
+    for (const [args, message] of cases) assert.equal(cliError(args).message, message);
+  });
+  await t.step("bad values: every problem at once, named by its flag", () => {
+    const err = cliError([
+      "--interval",
+      "soon",
+      "--timeout",
+      "0",
+      "--listen",
+      "localhost",
+      "--log-level",
+      "loud",
+      "--log-format",
+      "xml",
+    ]);
+    assert.deepEqual(err.problems, [
+      "--interval: 'soon' is not a positive duration (use e.g. 250ms, 10s, 1m)",
+      "--timeout: '0' is not a positive duration (use e.g. 250ms, 10s, 1m)",
+      "--listen: 'localhost' is not [HOST]:PORT",
+      "--log-level: 'loud' is not one of debug, info, warn, error",
+      "--log-format: 'xml' is not one of logfmt, json",
+    ]);
+    assert.ok(err.message.startsWith("Cannot load config: 5 problems:\n  --interval: "));
+  });
+  await t.step("bad values from the environment are named by their variable", () => {
+    const err = cliError([], {
+      UPTIME_EXPORTER_INTERVAL: "-1s",
+      UPTIME_EXPORTER_TIMEOUT: "0ms",
+      PORT: "http",
+      UPTIME_EXPORTER_LOG_LEVEL: "DEBUG",
+      UPTIME_EXPORTER_LOG_FORMAT: "text",
+    });
+    assert.deepEqual(err.problems, [
+      "UPTIME_EXPORTER_INTERVAL: '-1s' is not a positive duration (use e.g. 250ms, 10s, 1m)",
+      "UPTIME_EXPORTER_TIMEOUT: '0ms' is not a positive duration (use e.g. 250ms, 10s, 1m)",
+      "PORT: 'http' is not [HOST]:PORT",
+      "UPTIME_EXPORTER_LOG_LEVEL: 'DEBUG' is not one of debug, info, warn, error",
+      "UPTIME_EXPORTER_LOG_FORMAT: 'text' is not one of logfmt, json",
+    ]);
+    assert.equal(
+      cliError([], { UPTIME_EXPORTER_LISTEN: "::1:80" }).message,
+      "Cannot load config: UPTIME_EXPORTER_LISTEN: '::1:80' is not [HOST]:PORT",
+    );
+  });
+});
+
+Deno.test("parseListen", async (t) => {
+  await t.step("accepted forms", () => {
+    const cases: [string, string, number][] = [
+      [":8080", "0.0.0.0", 8080],
+      ["8080", "0.0.0.0", 8080],
+      ["0.0.0.0:8080", "0.0.0.0", 8080],
+      ["127.0.0.1:9000", "127.0.0.1", 9000],
+      ["localhost:0", "localhost", 0],
+      ["[::1]:9090", "::1", 9090],
+      ["[::]:80", "::", 80],
+      ["host.example:65535", "host.example", 65535],
+    ];
+    for (const [text, hostname, port] of cases) {
+      assert.deepEqual(parseListen(text), { hostname, port }, text);
+    }
+  });
+  await t.step("refused forms", () => {
+    for (
+      const text of [
+        "",
+        ":",
+        "host",
+        "host:",
+        "host:65536",
+        "host:-1",
+        "host:8o",
+        "::1:8080",
+        "[::1]",
+        "a:b:1",
+        "http://host:80",
+      ]
+    ) {
+      assert.equal(parseListen(text), undefined, text);
+    }
+  });
+});
+
+Deno.test("USAGE documents every flag, variable and exit code", () => {
+  for (
+    const word of [
+      "--config FILE",
+      "--target URL",
+      "--interval",
+      "--timeout",
+      "--listen [HOST]:PORT",
+      "--metric-prefix",
+      "--log-level",
+      "--log-format",
+      "logfmt|json",
+      "--check-config",
+      "--help",
+      "--version",
+      "--no-watch-config",
+      "UPTIME_EXPORTER_CONFIG",
+      "UPTIME_EXPORTER_TARGETS",
+      "UPTIME_EXPORTER_INTERVAL",
+      "UPTIME_EXPORTER_TIMEOUT",
+      "UPTIME_EXPORTER_LISTEN",
+      "PORT",
+      "UPTIME_EXPORTER_METRIC_PREFIX",
+      "UPTIME_EXPORTER_LOG_LEVEL",
+      "UPTIME_EXPORTER_LOG_FORMAT",
+      "250ms, 10s, 1m",
+      "2 bad flags or configuration",
+    ]
+  ) {
+    assert.ok(USAGE.includes(word), `USAGE lacks '${word}'`);
+  }
+});
+
+Deno.test("sources, strongest first: flags, environment, file, defaults", async (t) => {
+  const file = FIXTURES + "good_minimal.yaml";
+  const load = (args: string[], env: Record<string, string>) =>
+    loadConfig(parseCli(args, env), { env });
+
+  await t.step("defaults alone", async () => {
+    const config = await load([], {});
+    assert.deepEqual(config.targets.map((t) => [t.url, t.intervalMs, t.timeoutMs]), [
+      [DEFAULT_TARGETS[0], 10_000, 5_000],
+      [DEFAULT_TARGETS[1], 10_000, 5_000],
+    ]);
+    assert.equal(config.metricPrefix, "sample_external_url");
+  });
+  await t.step("the file beats the defaults", async () => {
+    const config = await load(["--config", file], {});
+    assert.deepEqual(config.targets.map((t) => t.url), ["https://one.example/"]);
+  });
+  await t.step("the environment beats the file", async () => {
+    const config = await load([], {
+      UPTIME_EXPORTER_CONFIG: file,
+      UPTIME_EXPORTER_TARGETS: "https://env.example/",
+      UPTIME_EXPORTER_INTERVAL: "20s",
+      UPTIME_EXPORTER_METRIC_PREFIX: "env_probe",
+    });
+    assert.deepEqual(config.targets.map((t) => [t.url, t.intervalMs, t.timeoutMs]), [
+      ["https://env.example/", 20_000, 5_000],
+    ]);
+    assert.equal(config.metricPrefix, "env_probe");
+  });
+  await t.step("flags beat the environment", async () => {
+    const config = await load(
+      ["--target", "https://flag.example/", "--interval", "30s", "--metric-prefix", "flag_probe"],
+      {
+        UPTIME_EXPORTER_CONFIG: file,
+        UPTIME_EXPORTER_TARGETS: "https://env.example/",
+        UPTIME_EXPORTER_INTERVAL: "20s",
+        UPTIME_EXPORTER_METRIC_PREFIX: "env_probe",
+      },
+    );
+    assert.deepEqual(config.targets.map((t) => [t.url, t.intervalMs]), [
+      ["https://flag.example/", 30_000],
+    ]);
+    assert.equal(config.metricPrefix, "flag_probe");
+  });
+  await t.step("--interval/--timeout do not beat a target's own settings", async () => {
+    const config = await load(
+      ["--config", FIXTURES + "good_full.yaml", "--interval", "45s", "--timeout", "1s"],
+      { API_TOKEN: "t", API_PASSWORD: "p" },
+    );
+    assert.deepEqual(config.targets.map((t) => [t.intervalMs, t.timeoutMs]), [
+      [45_000, 1_000], // only `defaults` set these
+      [60_000, 250], // its own interval and timeout
+      [5_000, 500],
+    ]);
+  });
+});
+
+// --- main.ts as a subprocess -------------------------------------------------
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const PERMISSIONS = EXPORTER_PERMISSIONS;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs main.ts to completion (it must exit by itself: no server may start). */
+async function runMain(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, "main.ts", ...args],
+    cwd: ROOT,
+    env: { ...baseEnv(), ...env },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const limit = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  try {
+    const out = await child.output();
+    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+    return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+  } finally {
+    clearTimeout(limit);
+  }
+}
+
+function checkLine(method: string, url: string, intervalMs: number, timeoutMs: number): string {
+  return `  ${method} ${url} every ${formatDuration(intervalMs)}, timeout ${
+    formatDuration(timeoutMs)
+  }`;
+}
+
+Deno.test("main: --help, --version, --check-config exit 0", async (t) => {
+  await t.step("--help and -h print the usage to stdout", async () => {
+    const [long, short] = await Promise.all([runMain(["--help"]), runMain(["-h"])]);
+    for (const run of [long, short]) {
+      assert.deepEqual(run, { code: 0, stdout: USAGE + "\n", stderr: "" });
+    }
+  });
+  await t.step("--help wins over everything else that is valid", async () => {
+    const run = await runMain(["--check-config", "--config", "/nonexistent.yaml", "--help"]);
+    assert.deepEqual(run, { code: 0, stdout: USAGE + "\n", stderr: "" });
+  });
+  await t.step("--version prints the version of deno.json", async () => {
+    const run = await runMain(["--version"]);
+    assert.deepEqual(run, {
+      code: 0,
+      stdout: `uptime-exporter ${VERSION} (deno ${Deno.version.deno})\n`,
+      stderr: "",
+    });
+    const denoJson = JSON.parse(Deno.readTextFileSync(ROOT + "deno.json"));
+    assert.equal(VERSION, denoJson.version);
+  });
+  await t.step("--check-config with nothing given: the seed URLs", async () => {
+    const run = await runMain(["--check-config"]);
+    assert.deepEqual(run, {
+      code: 0,
+      stdout: [
+        "Config OK: 2 targets",
+        checkLine("GET", "https://httpstat.us/503", 10_000, 5_000),
+        checkLine("GET", "https://httpstat.us/200", 10_000, 5_000),
+        "",
+      ].join("\n"),
+      stderr: "",
+    });
+  });
+  await t.step("--check-config with a file: passwords masked, secrets absent", async () => {
+    const run = await runMain(["--check-config", "--config", FIXTURES + "good_full.yaml"], {
+      API_TOKEN: "tok-123",
+      API_PASSWORD: "pw-456",
+    });
+    assert.deepEqual(run, {
+      code: 0,
+      stdout: [
+        "Config OK: 3 targets",
+        checkLine("GET", "https://plain.example/", 30_000, 2_000),
+        checkLine("POST", "https://api.example/health", 60_000, 250),
+        checkLine("GET", "https://user:***@secure.example/status?x=1", 5_000, 500),
+        "",
+      ].join("\n"),
+      stderr: "",
+    });
+  });
+  await t.step("--check-config: flags and variables replace and override", async () => {
+    const [flags, env] = await Promise.all([
+      runMain([
+        "--check-config",
+        "--config",
+        FIXTURES + "good_minimal.yaml",
+        "--target",
+        "https://a.example/",
+        "--target",
+        "http://b.example:8080/x",
+        "--interval",
+        "1m",
+        "--timeout",
+        "2s",
+      ]),
+      runMain(["--check-config"], {
+        UPTIME_EXPORTER_CONFIG: FIXTURES + "good_minimal.yaml",
+        UPTIME_EXPORTER_TARGETS: "https://a.example/,http://b.example:8080/x",
+        UPTIME_EXPORTER_INTERVAL: "1m",
+        UPTIME_EXPORTER_TIMEOUT: "2s",
+      }),
+    ]);
+    for (const run of [flags, env]) {
+      assert.deepEqual(run, {
+        code: 0,
+        stdout: [
+          "Config OK: 2 targets",
+          checkLine("GET", "https://a.example/", 60_000, 2_000),
+          checkLine("GET", "http://b.example:8080/x", 60_000, 2_000),
+          "",
+        ].join("\n"),
+        stderr: "",
+      });
+    }
+  });
+  await t.step("--check-config --interval 1s: the default timeout fits the interval", async () => {
+    const run = await runMain(["--check-config", "--interval", "1s"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^Config OK: 2 targets\n/);
+  });
+});
+
+Deno.test("main: bad flags or configuration exit 2 with the reason on stderr", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "cli_test_" });
+  try {
+    const latin1 = `${dir}/latin1.yaml`;
+    await Deno.writeFile(latin1, new Uint8Array([0x74, 0x3a, 0x20, 0xe9, 0x0a]));
+    const missing = `${dir}/missing.yaml`;
+
+    /** args, env, and the exact stderr (a string) or what it must match. */
+    const cases: [string, string[], Record<string, string>, string | RegExp][] = [
+      [
+        "unknown flag",
+        ["--bogus"],
+        {},
+        "Cannot load config: Unknown option '--bogus' (see --help)\n",
+      ],
+      [
+        "positional argument",
+        ["config.yaml"],
+        {},
+        /^Cannot load config: Unexpected argument 'config\.yaml'/,
+      ],
+      [
+        "bad --interval",
+        ["--interval", "soon"],
+        {},
+        "Cannot load config: --interval: 'soon' is not a positive duration (use e.g. 250ms, 10s, 1m)\n",
+      ],
+      [
+        "bad variables, all at once",
+        [],
+        { UPTIME_EXPORTER_LOG_LEVEL: "loud", PORT: "http" },
+        "Cannot load config: 2 problems:\n" +
+        "  PORT: 'http' is not [HOST]:PORT\n" +
+        "  UPTIME_EXPORTER_LOG_LEVEL: 'loud' is not one of debug, info, warn, error\n",
+      ],
+      [
+        "bad --target",
+        ["--target", "ftp://files.example/"],
+        {},
+        "Cannot load config: '--target[0].url': scheme 'ftp:' is not supported (use http or https)\n",
+      ],
+      [
+        "missing file",
+        ["--config", missing],
+        {},
+        new RegExp(`^Cannot load config: ${missing}: cannot read the file: .*No such file`),
+      ],
+      [
+        "non-UTF-8 file",
+        ["--config", latin1],
+        {},
+        `Cannot load config: ${latin1}: cannot read the file: not valid UTF-8\n`,
+      ],
+      [
+        "unset ${VAR}",
+        ["--config", FIXTURES + "bad_env_unset.yaml"],
+        {},
+        "Cannot load config: 'targets[0].headers.Authorization' (line 4): environment variable UPTIME_TEST_UNSET_TOKEN is not set\n",
+      ],
+      [
+        "alias bomb",
+        ["--config", FIXTURES + "bad_yaml_alias_bomb.yaml"],
+        {},
+        `Cannot load config: ${FIXTURES}bad_yaml_alias_bomb.yaml: invalid YAML: Excessive alias count indicates a resource exhaustion attack\n`,
+      ],
+      [
+        "many problems in the file, from the environment's config path",
+        [],
+        { UPTIME_EXPORTER_CONFIG: FIXTURES + "bad_many_problems.yaml" },
+        /^Cannot load config: 9 problems:\n( {2}'[^\n]+\n){9}$/,
+      ],
+      [
+        "--check-config with a bad file",
+        ["--check-config", "--config", FIXTURES + "bad_duration.yaml"],
+        {},
+        "Cannot load config: 'targets[0].interval' (line 3): '10 seconds' is not a duration (use e.g. 250ms, 10s, 1m, or seconds)\n",
+      ],
+      [
+        "credentials in a bad URL stay hidden",
+        ["--config", FIXTURES + "bad_url_password_unparseable.yaml"],
+        {},
+        /^Cannot load config: 2 problems:\n {2}'targets\[0\]\.url' \(line 2\): 'https:\/\/\*\*\*@a\.example\/' is not a valid URL\n/,
+      ],
+    ];
+    const runs = await Promise.all(cases.map(([, args, env]) => runMain(args, env)));
+    for (const [i, [name, , , expected]] of cases.entries()) {
+      await t.step(name, () => {
+        const run = runs[i]!;
+        assert.equal(run.code, 2, `exit code; stderr: ${run.stderr}`);
+        assert.equal(run.stdout, "", "nothing on stdout: nothing started");
+        if (typeof expected === "string") assert.equal(run.stderr, expected);
+        else assert.match(run.stderr, expected);
+        assert.doesNotMatch(run.stderr, /Uncaught|\n\s+at /, "no stack trace");
+        assert.doesNotMatch(run.stderr, /hunter2|pa55|w0rd|ck3r/, "no password");
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("main: a bad value from a flag or variable is named by it, not by the file", async (t) => {
+  // The message must send the user to what they actually wrote.
+  const file = FIXTURES + "good_full.yaml";
+  const env = { API_TOKEN: "t", API_PASSWORD: "p" };
+  const cases: [string, string[], Record<string, string>, string][] = [
+    ["--metric-prefix", ["--config", file, "--metric-prefix", "1bad"], env, "--metric-prefix"],
+    [
+      "UPTIME_EXPORTER_METRIC_PREFIX",
+      ["--config", file],
+      { ...env, UPTIME_EXPORTER_METRIC_PREFIX: "1bad" },
+      "UPTIME_EXPORTER_METRIC_PREFIX",
+    ],
+    ["--timeout", ["--config", file, "--timeout", "45s"], env, "--timeout"],
+    [
+      "UPTIME_EXPORTER_TIMEOUT",
+      ["--config", file],
+      { ...env, UPTIME_EXPORTER_TIMEOUT: "45s" },
+      "UPTIME_EXPORTER_TIMEOUT",
+    ],
+    // An empty --config= must not read the file '' and report ": cannot read the file".
+    ["--config=", ["--config=", "--check-config"], {}, "--config"],
+    [
+      "UPTIME_EXPORTER_TARGETS",
+      [],
+      { UPTIME_EXPORTER_TARGETS: "https://ok.example/,ftp://files.example/" },
+      "UPTIME_EXPORTER_TARGETS",
+    ],
+  ];
+  const runs = await Promise.all(cases.map(([, args, e]) => runMain(args, e)));
+  for (const [i, [name, , , source]] of cases.entries()) {
+    await t.step(name, () => {
+      const run = runs[i]!;
+      assert.equal(run.code, 2, run.stderr);
+      assert.ok(run.stderr.startsWith("Cannot load config: "), run.stderr);
+      assert.ok(run.stderr.includes(source), `'${source}' not named in: ${run.stderr}`);
+      assert.doesNotMatch(run.stderr, /'defaults\.timeout'|'global\.metric_prefix'|\(line \d+\)/);
+    });
+  }
+});

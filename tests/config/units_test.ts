@@ -1,0 +1,149 @@
+/** Tests of lib/config/units.ts: durations and byte sizes as people write them. */
+
+import assert from "node:assert/strict";
+import { formatDuration, parseByteSize, parseDuration } from "../../lib/config/units.ts";
+
+Deno.test("parseDuration", async (t) => {
+  await t.step("units and bare seconds", () => {
+    const cases: [unknown, number][] = [
+      ["250ms", 250],
+      ["10s", 10_000],
+      ["1m", 60_000],
+      ["1h", 3_600_000],
+      ["1.5h", 5_400_000],
+      ["0.5s", 500],
+      ["10", 10_000],
+      ["0.5", 500],
+      ["007", 7_000],
+      [" 10s ", 10_000],
+      [10, 10_000],
+      [0.25, 250],
+      // Zero parses; callers decide that it is not positive.
+      ["0", 0],
+      ["0ms", 0],
+      [0, 0],
+    ];
+    for (const [input, ms] of cases) {
+      assert.equal(parseDuration(input), ms, JSON.stringify(input));
+    }
+  });
+  await t.step("anything else is not a duration", () => {
+    const cases: unknown[] = [
+      "",
+      " ",
+      "s",
+      "ms",
+      "10 s",
+      "10sec",
+      "10S",
+      "1d",
+      "1w",
+      "-1s",
+      "-1",
+      "+1s",
+      "1e3",
+      "1.",
+      ".5",
+      "1m30s",
+      "10s10s",
+      "Infinity",
+      "NaN",
+      -1,
+      -0.5,
+      NaN,
+      Infinity,
+      null,
+      undefined,
+      true,
+      {},
+      [10],
+    ];
+    for (const input of cases) {
+      assert.equal(parseDuration(input), undefined, JSON.stringify(input) ?? String(input));
+    }
+  });
+});
+
+Deno.test("formatDuration", async (t) => {
+  await t.step("the documented shapes", () => {
+    const cases: [number, string][] = [
+      [850, "850ms"],
+      [12_300, "12.3s"],
+      [245_000, "4m 05s"],
+      [7_800_000, "2h 10m"],
+    ];
+    for (const [ms, text] of cases) assert.equal(formatDuration(ms), text, `${ms}`);
+  });
+  await t.step("precision by magnitude", () => {
+    const cases: [number, string][] = [
+      [0, "0.0ms"],
+      [5, "5.0ms"],
+      [10, "10ms"],
+      [999.4, "999ms"],
+      [1_000, "1.00s"],
+      [1_500, "1.50s"],
+      [10_000, "10.0s"],
+      [60_000, "1m 00s"],
+      [3_599_999, "59m 59s"],
+      [3_600_000, "1h 00m"],
+      [90_000_000, "25h 00m"],
+    ];
+    for (const [ms, text] of cases) assert.equal(formatDuration(ms), text, `${ms}`);
+  });
+  await t.step("not a number shows as '-'", () => {
+    for (const ms of [NaN, Infinity, -Infinity]) assert.equal(formatDuration(ms), "-");
+  });
+});
+
+Deno.test("parseByteSize", async (t) => {
+  await t.step("units, case-insensitive, with optional space", () => {
+    const cases: [unknown, number][] = [
+      ["1MiB", 1024 * 1024],
+      ["64KiB", 64 * 1024],
+      ["1GiB", 1024 ** 3],
+      ["2MB", 2_000_000],
+      ["1kb", 1_000],
+      ["1gb", 1_000_000_000],
+      ["1mib", 1024 * 1024],
+      ["1 MiB", 1024 * 1024],
+      [" 2KiB ", 2048],
+      ["1.5KiB", 1536],
+      ["512", 512],
+      ["1b", 1],
+      ["0", 0],
+      [512, 512],
+      [0, 0],
+    ];
+    for (const [input, bytes] of cases) {
+      assert.equal(parseByteSize(input), bytes, JSON.stringify(input));
+    }
+  });
+  await t.step("results are whole bytes", () => {
+    assert.equal(parseByteSize("1.5"), 1);
+    assert.equal(parseByteSize("0.3KiB"), 307);
+  });
+  await t.step("anything else is not a size", () => {
+    const cases: unknown[] = [
+      "",
+      "MiB",
+      "1XB",
+      "1K",
+      "1M",
+      "1 MB per check",
+      "-1",
+      "-1KiB",
+      "1e3",
+      1.5,
+      -1,
+      NaN,
+      Infinity,
+      true,
+      null,
+      undefined,
+      {},
+    ];
+    for (const input of cases) {
+      assert.equal(parseByteSize(input), undefined, JSON.stringify(input) ?? String(input));
+    }
+  });
+});

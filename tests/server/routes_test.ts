@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import { buildConfig } from "../../lib/config/validate.ts";
+import { Exposition } from "../../lib/metrics/exposition.ts";
+import { createHandler } from "../../lib/server/routes.ts";
+import type { ProbeResult } from "../../lib/check/probe.ts";
+import { ResultsStore } from "../../lib/metrics/results.ts";
+import { SelfMetrics } from "../../lib/metrics/self_metrics.ts";
+
+const DOWN: ProbeResult = {
+  up: false,
+  result: "status",
+  statusCode: 500,
+  durationMs: 5,
+  reason: "status 500 not in 200",
+  redirects: 0,
+  bodyBytes: 0,
+  startedAt: 0,
+};
+
+function setup() {
+  const config = buildConfig(
+    `targets:
+  - url: "http://a.test/"
+    labels: {note: "<script>alert(1)</script><b>bold</b>"}
+  - url: "https://user:pw@b.test/"
+`,
+    {},
+    { env: {} },
+  );
+  const store = new ResultsStore();
+  store.applyConfig(config);
+  const self = new SelfMetrics({
+    version: "1.2.3",
+    targets: () => 2,
+    inFlight: () => 0,
+    waiting: () => 0,
+  });
+  const exposition = new Exposition(store, self, { prefix: () => config.metricPrefix });
+  let reloads = 0;
+  let reloadError: string | undefined;
+  const handler = createHandler({
+    exposition,
+    store,
+    version: "1.2.3",
+    reload: () => {
+      reloads++;
+      return Promise.resolve(reloadError);
+    },
+  });
+  const call = (path: string, init?: RequestInit) => handler(new Request(`http://x${path}`, init));
+  return {
+    config,
+    store,
+    call,
+    reloads: () => reloads,
+    failReloads: (e: string) => (reloadError = e),
+  };
+}
+
+Deno.test("handler routes", async (t) => {
+  const { call, store, config, reloads, failReloads } = setup();
+  await t.step("/metrics and /metrics/ serve the exposition", async () => {
+    for (const path of ["/metrics", "/metrics/"]) {
+      const res = await call(path);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+      assert.match(await res.text(), /uptime_exporter_build_info/);
+    }
+  });
+  await t.step("HEAD /metrics has headers and no body", async () => {
+    const res = await call("/metrics", { method: "HEAD" });
+    assert.equal(res.status, 200);
+    assert.ok(Number(res.headers.get("content-length")) > 100);
+    assert.equal(await res.text(), "");
+  });
+  await t.step("gzip when asked, not when refused", async () => {
+    const gz = await call("/metrics", { headers: { "accept-encoding": "gzip, deflate" } });
+    assert.equal(gz.headers.get("content-encoding"), "gzip");
+    const text = await new Response(gz.body!.pipeThrough(new DecompressionStream("gzip"))).text();
+    assert.match(text, /uptime_exporter_build_info/);
+    const plain = await call("/metrics", { headers: { "accept-encoding": "gzip;q=0, identity" } });
+    assert.equal(plain.headers.get("content-encoding"), null);
+    await plain.body?.cancel();
+  });
+  await t.step("unknown paths are 404 and do not echo the path", async () => {
+    const res = await call("/<script>x</script>?a=<b>");
+    assert.equal(res.status, 404);
+    assert.equal(await res.text(), "Not Found\n");
+  });
+  await t.step("wrong methods are 405 with Allow", async () => {
+    const res = await call("/metrics", { method: "POST" });
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get("allow"), "GET, HEAD");
+    await res.body?.cancel();
+    const reload = await call("/-/reload");
+    assert.equal(reload.status, 405);
+    assert.equal(reload.headers.get("allow"), "POST, PUT");
+    await reload.body?.cancel();
+  });
+  await t.step("/healthz is 200; /readyz 503 until every target was checked", async () => {
+    assert.equal((await call("/healthz")).status, 200);
+    const notReady = await call("/readyz");
+    assert.equal(notReady.status, 503);
+    await notReady.body?.cancel();
+    store.record(config.targets[0]!.key, DOWN, Date.now());
+    assert.equal((await call("/readyz")).status, 503);
+    store.record(config.targets[1]!.key, { ...DOWN, up: true, result: "up" }, Date.now());
+    assert.equal((await call("/readyz")).status, 200);
+  });
+  await t.step("status page escapes every target string and masks credentials", async () => {
+    const res = await call("/");
+    assert.equal(res.headers.get("content-type"), "text/html; charset=utf-8");
+    assert.match(res.headers.get("content-security-policy") ?? "", /default-src 'none'/);
+    const html = await res.text();
+    assert.ok(!html.includes("<script>alert(1)</script>"));
+    assert.ok(html.includes("&lt;script&gt;alert(1)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;"));
+    assert.ok(!html.includes("<b>bold</b>"));
+    assert.ok(html.includes("user:***@b.test"));
+    assert.ok(!html.includes("pw@"));
+  });
+  await t.step("POST /-/reload reloads and reports failure", async () => {
+    const ok = await call("/-/reload", { method: "POST" });
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
+    assert.equal(reloads(), 1);
+    failReloads("Cannot load config: 'targets' must be a list of targets");
+    const bad = await call("/-/reload", { method: "POST" });
+    assert.equal(bad.status, 500);
+    assert.equal(
+      await bad.text(),
+      "Reload failed: Cannot load config: 'targets' must be a list of targets\n",
+    );
+  });
+});
