@@ -7,8 +7,8 @@
  */
 
 import { App } from "./lib/app.ts";
-import { type CliOptions, parseCli, USAGE } from "./lib/config/cli.ts";
-import { type Config, ConfigError } from "./lib/config/validate.ts";
+import { parseCli, USAGE } from "./lib/config/cli.ts";
+import { ConfigError } from "./lib/config/validate.ts";
 import { watchConfigFile } from "./lib/config/watch.ts";
 import { formatDuration } from "./lib/config/units.ts";
 import { loadConfig } from "./lib/config/load.ts";
@@ -19,19 +19,22 @@ import { loadWebConfig, WebConfigError, WebServer } from "./lib/server/web_confi
 /** Most time a shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 1800;
 
-function fail(message: string): never {
-  console.error(message);
-  Deno.exit(2);
+/**
+ * The one place that turns an error into an exit: bad flags or configuration
+ * (a {@linkcode ConfigError} or {@linkcode WebConfigError}) print their
+ * message and exit 2; anything else is a bug, rethrown to exit 1 with its stack.
+ */
+function exitOnError(e: unknown): never {
+  if (e instanceof ConfigError || e instanceof WebConfigError) {
+    console.error(e.message);
+    Deno.exit(2);
+  }
+  throw e;
 }
 
 async function main(): Promise<void> {
   const env = Deno.env.toObject();
-  let cli: CliOptions;
-  try {
-    cli = parseCli(Deno.args, env);
-  } catch (e) {
-    fail((e as Error).message);
-  }
+  const cli = parseCli(Deno.args, env);
   if (cli.help) {
     console.log(USAGE);
     return;
@@ -41,21 +44,8 @@ async function main(): Promise<void> {
     return;
   }
 
-  let config: Config;
-  try {
-    config = await loadConfig(cli, { env });
-  } catch (e) {
-    if (e instanceof ConfigError) fail(e.message);
-    throw e;
-  }
-  if (cli.checkConfig && cli.webConfigFile) {
-    try {
-      await loadWebConfig(cli.webConfigFile);
-    } catch (e) {
-      if (e instanceof WebConfigError) fail(e.message);
-      throw e;
-    }
-  }
+  const config = await loadConfig(cli, { env });
+  if (cli.checkConfig && cli.webConfigFile) await loadWebConfig(cli.webConfigFile);
   if (cli.checkConfig) {
     console.log(`Config OK: ${config.targets.length} targets`);
     for (const t of config.targets) {
@@ -69,34 +59,33 @@ async function main(): Promise<void> {
   }
 
   const logger = new Logger({ level: cli.logLevel, format: cli.logFormat });
-  const app = new App(config, { logger, version: VERSION, loadConfig: () => loadConfig(cli) });
+  // A reload reads the file again with the environment the flags were read with.
+  const app = new App(config, {
+    logger,
+    version: VERSION,
+    loadConfig: () => loadConfig(cli, { env }),
+  });
   const stopping = new AbortController();
 
-  let server: WebServer;
-  try {
-    server = await WebServer.start({
-      hostname: cli.listen.hostname,
-      port: cli.listen.port,
-      handler: app.handler,
-      webConfigFile: cli.webConfigFile,
-      logger,
-      onListen: ({ hostname, port }, tls) => {
-        logger.info("listening", {
-          address: `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
-          version: VERSION,
-          targets: config.targets.length,
-          tls,
-        });
-      },
-      onError: (err) => {
-        logger.error("request failed", { err: (err as Error).message });
-        return new Response("Internal Server Error\n", { status: 500 });
-      },
-    });
-  } catch (e) {
-    if (e instanceof WebConfigError) fail(e.message);
-    throw e;
-  }
+  const server = await WebServer.start({
+    hostname: cli.listen.hostname,
+    port: cli.listen.port,
+    handler: app.handler,
+    webConfigFile: cli.webConfigFile,
+    logger,
+    onListen: ({ hostname, port }, tls) => {
+      logger.info("listening", {
+        address: `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
+        version: VERSION,
+        targets: config.targets.length,
+        tls,
+      });
+    },
+    onError: (err) => {
+      logger.error("request failed", { err: (err as Error).message });
+      return new Response("Internal Server Error\n", { status: 500 });
+    },
+  });
   stopping.signal.addEventListener("abort", () => server.shutdown(), { once: true });
   app.start();
 
@@ -133,5 +122,5 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.main) {
-  await main();
+  await main().catch(exitOnError);
 }

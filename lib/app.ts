@@ -15,6 +15,7 @@ import { ResultsStore } from "./metrics/results.ts";
 import { Scheduler } from "./check/scheduler.ts";
 import { SelfMetrics } from "./metrics/self_metrics.ts";
 import { TlsInfo } from "./check/tls_info.ts";
+import { err, ok, type Result } from "./util/result.ts";
 
 /** Options of {@linkcode App}. */
 export interface AppOptions {
@@ -39,7 +40,7 @@ export class App {
   readonly tlsInfo: TlsInfo;
   readonly #options: AppOptions;
   #config: Config;
-  #reloading?: Promise<string | undefined>;
+  #reloading?: Promise<Result<Config, string>>;
 
   constructor(config: Config, options: AppOptions) {
     this.#config = config;
@@ -93,16 +94,16 @@ export class App {
    * Loads the config again and swaps it in whole. A bad config is rejected and
    * the running one stays. Concurrent calls share one reload.
    *
-   * @returns undefined on success, otherwise why it failed.
+   * @returns the config now in force, or why the new one was refused.
    */
-  reload(): Promise<string | undefined> {
+  reload(): Promise<Result<Config, string>> {
     this.#reloading ??= this.#reload().finally(() => {
       this.#reloading = undefined;
     });
     return this.#reloading;
   }
 
-  async #reload(): Promise<string | undefined> {
+  async #reload(): Promise<Result<Config, string>> {
     const log = this.#options.logger;
     let config: Config;
     try {
@@ -111,11 +112,11 @@ export class App {
       const message = (e as Error).message;
       this.selfMetrics.reloaded(false, 0);
       log.error("config reload failed; keeping the running config", { err: message });
-      return message;
+      return err(message);
     }
     this.apply(config);
     log.info("config reloaded", { targets: config.targets.length });
-    return undefined;
+    return ok(config);
   }
 
   /** Swaps in a validated config. */

@@ -8,13 +8,14 @@
 import { CONTENT_TYPE, type Exposition } from "../metrics/exposition.ts";
 import type { ResultsStore } from "../metrics/results.ts";
 import { renderStatusPage, STATUS_PAGE_CSP } from "./status_page.ts";
+import type { Result } from "../util/result.ts";
 
 /** What the handler reads and asks for. */
 export interface HandlerDeps {
   exposition: Exposition;
   store: ResultsStore;
-  /** Reloads the configuration; resolves to an error message, or undefined on success. */
-  reload: () => Promise<string | undefined>;
+  /** Reloads the configuration; resolves to why it failed, if it did. */
+  reload: () => Promise<Result<unknown, string>>;
   version: string;
 }
 
@@ -89,10 +90,10 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
           ? text(200, head ? "" : "OK\n")
           : text(503, head ? "" : "Not ready: waiting for the first check of every target\n");
       default: {
-        const error = await deps.reload();
-        return error === undefined
+        const reloaded = await deps.reload();
+        return reloaded.ok
           ? text(200, "Reloaded\n")
-          : text(500, `Reload failed: ${error}\n`);
+          : text(500, `Reload failed: ${reloaded.error}\n`);
       }
     }
   };

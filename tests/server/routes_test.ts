@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { err, ok } from "../../lib/util/result.ts";
 import { buildConfig } from "../../lib/config/validate.ts";
 import { Exposition } from "../../lib/metrics/exposition.ts";
 import { createHandler } from "../../lib/server/routes.ts";
@@ -44,7 +45,9 @@ function setup() {
     version: "1.2.3",
     reload: () => {
       reloads++;
-      return Promise.resolve(reloadError);
+      return Promise.resolve(
+        reloadError === undefined ? ok(undefined) : err(reloadError),
+      );
     },
   });
   const call = (path: string, init?: RequestInit) => handler(new Request(`http://x${path}`, init));
