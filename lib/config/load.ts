@@ -7,7 +7,9 @@
 
 import { type ReadFileError, readTextFileAtMost } from "../util/read_file.ts";
 import type { CliOptions } from "./cli.ts";
-import { buildConfig, type Config, ConfigError, DEFAULTS } from "./validate.ts";
+import { ConfigError } from "./problems.ts";
+import { type Config, DEFAULTS } from "./schema.ts";
+import { buildConfig } from "./validate.ts";
 
 /** Options of {@linkcode loadConfig}. */
 export interface LoadConfigOptions {
