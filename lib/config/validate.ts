@@ -10,15 +10,8 @@
  */
 
 import { formatYamlError, parseYaml } from "../util/yaml.ts";
-import {
-  checkKeys,
-  ConfigError,
-  formatPath,
-  isObject,
-  type Path,
-  Problems,
-  type Raw,
-} from "./problems.ts";
+import { checkKeys, ConfigError, formatPath, isObject, Problems } from "./problems.ts";
+import type { Path, Raw } from "./problems.ts";
 import {
   type BuildConfigOptions,
   type Config,
