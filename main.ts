@@ -8,7 +8,7 @@
 
 import { App } from "./lib/app.ts";
 import { parseCli, USAGE } from "./lib/config/cli.ts";
-import { ConfigError } from "./lib/config/validate.ts";
+import { ConfigError } from "./lib/config/problems.ts";
 import { watchConfigFile } from "./lib/config/watch.ts";
 import { formatDuration } from "./lib/config/units.ts";
 import { loadConfig } from "./lib/config/load.ts";

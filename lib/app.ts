@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Config, TargetConfig } from "./config/validate.ts";
+import type { Config, TargetConfig } from "./config/schema.ts";
 import { Exposition } from "./metrics/exposition.ts";
 import { createHandler } from "./server/routes.ts";
 import { HttpClients } from "./check/http_clients.ts";

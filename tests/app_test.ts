@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { App } from "../lib/app.ts";
-import { buildConfig, type Config } from "../lib/config/validate.ts";
+import type { Config } from "../lib/config/schema.ts";
+import { buildConfig } from "../lib/config/validate.ts";
 import { Logger } from "../lib/util/log.ts";
 import { hangingServer, serve, until } from "./_helpers/servers.ts";
 

@@ -7,7 +7,8 @@
 
 import assert from "node:assert/strict";
 import { App } from "../lib/app.ts";
-import { buildConfig, type Config } from "../lib/config/validate.ts";
+import type { Config } from "../lib/config/schema.ts";
+import { buildConfig } from "../lib/config/validate.ts";
 import { Logger } from "../lib/util/log.ts";
 import { hostileServer, parseMetrics } from "./_helpers/hostile_server.ts";
 import { until } from "./_helpers/servers.ts";

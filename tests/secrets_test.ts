@@ -8,7 +8,9 @@
 
 import assert from "node:assert/strict";
 import { App } from "../lib/app.ts";
-import { buildConfig, type Config, ConfigError } from "../lib/config/validate.ts";
+import { ConfigError } from "../lib/config/problems.ts";
+import type { Config } from "../lib/config/schema.ts";
+import { buildConfig } from "../lib/config/validate.ts";
 import { type LogFormat, Logger } from "../lib/util/log.ts";
 import { hostileServer, tlsServer } from "./_helpers/hostile_server.ts";
 import { serve, until } from "./_helpers/servers.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { TargetConfig } from "../config/validate.ts";
+import type { TargetConfig } from "../config/schema.ts";
 import { type CheckResult, classifyError } from "./classify.ts";
 import { formatDuration } from "../config/units.ts";
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { TargetConfig } from "../config/validate.ts";
+import type { TargetConfig } from "../config/schema.ts";
 
 /** Runs one check; must not throw (the scheduler ignores rejections). */
 export type CheckFn = (target: TargetConfig, signal: AbortSignal) => Promise<void>;

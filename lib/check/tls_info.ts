@@ -11,7 +11,7 @@
  */
 
 import tls from "node:tls";
-import type { TargetConfig } from "../config/validate.ts";
+import type { TargetConfig } from "../config/schema.ts";
 
 /** Options of {@linkcode TlsInfo}. */
 export interface TlsInfoOptions {

@@ -1,12 +1,13 @@
 /**
  * Command-line flags and `UPTIME_EXPORTER_*` environment variables.
- * Flags beat the environment; both beat the config file (see config.ts).
+ * Flags beat the environment; both beat the config file (buildConfig in validate.ts).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { ConfigError, type ConfigOverrides } from "./validate.ts";
+import { ConfigError } from "./problems.ts";
+import type { ConfigOverrides } from "./schema.ts";
 import { parseDuration } from "./units.ts";
 import type { LogFormat, LogLevel } from "../util/log.ts";
 

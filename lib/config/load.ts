@@ -5,35 +5,11 @@
  * @module
  */
 
+import { type ReadFileError, readTextFileAtMost } from "../util/read_file.ts";
 import type { CliOptions } from "./cli.ts";
-import { buildConfig, type Config, ConfigError, DEFAULTS } from "./validate.ts";
-
-/**
- * Reads a file, or returns undefined once it is longer than `limit` bytes.
- * Bounds the read itself, not just a `stat` size: a pipe or `/dev/zero` has none.
- */
-async function readAtMost(path: string, limit: number): Promise<Uint8Array | undefined> {
-  using file = await Deno.open(path, { read: true });
-  const info = await file.stat();
-  if (info.isFile && info.size > limit) return undefined;
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const buffer = new Uint8Array(64 * 1024);
-  for (;;) {
-    const n = await file.read(buffer);
-    if (n === null) break;
-    total += n;
-    if (total > limit) return undefined;
-    chunks.push(buffer.slice(0, n));
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
-}
+import { ConfigError } from "./problems.ts";
+import { type Config, DEFAULTS } from "./schema.ts";
+import { buildConfig } from "./validate.ts";
 
 /** Options of {@linkcode loadConfig}. */
 export interface LoadConfigOptions {
@@ -53,20 +29,24 @@ export async function loadConfig(
   let text: string | undefined;
   const path = cli.configFile;
   if (path !== undefined) {
-    try {
-      const bytes = await readAtMost(path, DEFAULTS.maxFileBytes);
-      if (!bytes) {
-        throw new ConfigError([`${path}: file is larger than ${DEFAULTS.maxFileBytes} bytes`]);
-      }
-      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    } catch (e) {
-      if (e instanceof ConfigError) throw e;
-      const reason = e instanceof TypeError ? "not valid UTF-8" : (e as Error).message;
-      throw new ConfigError([`${path}: cannot read the file: ${reason}`]);
-    }
+    const read = await readTextFileAtMost(path, { maxBytes: DEFAULTS.maxFileBytes });
+    if (!read.ok) throw new ConfigError([readProblem(path, read.error)]);
+    text = read.value;
   }
   return buildConfig(text, cli.overrides, {
     env: options.env ?? Deno.env.toObject(),
     fileName: path ?? "config",
   });
+}
+
+/** The problem line for a file that could not be read. */
+function readProblem(path: string, error: ReadFileError): string {
+  switch (error.kind) {
+    case "too_large":
+      return `${path}: file is larger than ${error.limit} bytes`;
+    case "not_utf8":
+      return `${path}: cannot read the file: not valid UTF-8`;
+    case "io":
+      return `${path}: cannot read the file: ${error.message}`;
+  }
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { err, ok, type Result } from "../util/result.ts";
+
 /** Decides whether a final status code counts as up. */
 export interface StatusMatcher {
   /** The accepted set as written, normalised (`200,2xx,301-308`). */
@@ -18,19 +20,26 @@ export interface StatusMatcher {
  * of numbers and strings such as `[2xx, 301]`.
  *
  * @returns the matcher, or an error message for the config's problem list.
+ *
+ * @example
+ * ```ts
+ * const codes = parseStatusCodes(["2xx", 301]);
+ * if (codes.ok) codes.value.test(204); // true
+ * parseStatusCodes("6xx"); // err("'6xx' is not a status code, class (2xx) or range (200-299)")
+ * ```
  */
-export function parseStatusCodes(value: unknown): StatusMatcher | string {
+export function parseStatusCodes(value: unknown): Result<StatusMatcher, string> {
   const items = Array.isArray(value)
     ? value
     : typeof value === "string"
     ? value.split(",")
     : [value];
-  if (items.length === 0) return "must list at least one status code";
+  if (items.length === 0) return err("must list at least one status code");
   const ranges: [number, number][] = [];
   const parts: string[] = [];
   for (const item of items) {
     if (typeof item !== "string" && typeof item !== "number") {
-      return `'${JSON.stringify(item)}' is not a status code, class (2xx) or range (200-299)`;
+      return err(notACode(JSON.stringify(item)));
     }
     const text = String(item).trim().toLowerCase();
     let range: [number, number] | undefined;
@@ -44,13 +53,17 @@ export function parseStatusCodes(value: unknown): StatusMatcher | string {
       range = [Number(text), Number(text)];
     }
     if (!range || range[0] < 100 || range[1] > 599 || range[0] > range[1]) {
-      return `'${String(item)}' is not a status code, class (2xx) or range (200-299)`;
+      return err(notACode(String(item)));
     }
     ranges.push(range);
     parts.push(text);
   }
-  return {
+  return ok({
     source: parts.join(","),
     test: (status) => ranges.some(([lo, hi]) => status >= lo && status <= hi),
-  };
+  });
+}
+
+function notACode(item: string): string {
+  return `'${item}' is not a status code, class (2xx) or range (200-299)`;
 }

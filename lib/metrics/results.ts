@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Config, TargetConfig } from "../config/validate.ts";
+import type { Config, TargetConfig } from "../config/schema.ts";
 import { CHECK_RESULTS, type CheckResult } from "../check/classify.ts";
 import type { ProbeResult } from "../check/probe.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Config, TargetConfig } from "../../lib/config/validate.ts";
+import type { Config, TargetConfig } from "../../lib/config/schema.ts";
 import { Exposition, type ExpositionOptions } from "../../lib/metrics/exposition.ts";
 import { ResultsStore } from "../../lib/metrics/results.ts";
 import { SelfMetrics } from "../../lib/metrics/self_metrics.ts";

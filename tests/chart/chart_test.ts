@@ -11,7 +11,8 @@
 
 import assert from "node:assert/strict";
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from "yaml";
-import { buildConfig, DEFAULT_TARGETS } from "../../lib/config/validate.ts";
+import { DEFAULT_TARGETS } from "../../lib/config/schema.ts";
+import { buildConfig } from "../../lib/config/validate.ts";
 import { ROOT, sampleNames, startExporter, startTarget, until } from "../_helpers/exporter.ts";
 
 const CHART = `${ROOT}/helm/uptime-exporter`;

@@ -1,7 +1,7 @@
 /** The scheduler reports how late each check starts; the self metrics expose it. */
 import assert from "node:assert/strict";
 import * as FakeTimers from "@sinonjs/fake-timers";
-import type { TargetConfig } from "../../lib/config/validate.ts";
+import type { TargetConfig } from "../../lib/config/schema.ts";
 import { Scheduler } from "../../lib/check/scheduler.ts";
 import { SelfMetrics } from "../../lib/metrics/self_metrics.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as FakeTimers from "@sinonjs/fake-timers";
-import type { TargetConfig } from "../../lib/config/validate.ts";
+import type { TargetConfig } from "../../lib/config/schema.ts";
 import { Scheduler } from "../../lib/check/scheduler.ts";
 
 function fakeTarget(name: string, intervalMs = 1000): TargetConfig {

@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { type CliOptions, parseCli, parseListen, USAGE } from "../../lib/config/cli.ts";
-import { ConfigError, type ConfigOverrides, DEFAULT_TARGETS } from "../../lib/config/validate.ts";
+import { ConfigError } from "../../lib/config/problems.ts";
+import { type ConfigOverrides, DEFAULT_TARGETS } from "../../lib/config/schema.ts";
 import { formatDuration } from "../../lib/config/units.ts";
 import { loadConfig } from "../../lib/config/load.ts";
 import { VERSION } from "../../lib/util/version.ts";

@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { App } from "../../lib/app.ts";
-import { buildConfig, ConfigError } from "../../lib/config/validate.ts";
+import { ConfigError } from "../../lib/config/problems.ts";
+import { buildConfig } from "../../lib/config/validate.ts";
 import { loadConfig } from "../../lib/config/load.ts";
 import { Logger } from "../../lib/util/log.ts";
 

@@ -1,7 +1,8 @@
 /** Tests of lib/config/load.ts: reading the config file named on the command line. */
 
 import assert from "node:assert/strict";
-import { ConfigError, DEFAULT_TARGETS, DEFAULTS } from "../../lib/config/validate.ts";
+import { ConfigError } from "../../lib/config/problems.ts";
+import { DEFAULT_TARGETS, DEFAULTS } from "../../lib/config/schema.ts";
 import { loadConfig } from "../../lib/config/load.ts";
 
 const FIXTURES = new URL("../fixtures/config/", import.meta.url).pathname;

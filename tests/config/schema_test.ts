@@ -1,5 +1,5 @@
 /**
- * docs/config.schema.json describes the config file that lib/config/validate.ts reads,
+ * docs/config.schema.json describes the config file whose keys lib/config/schema.ts lists,
  * and helm/uptime-exporter/values.schema.json embeds the same definitions for
  * `config`. These tests keep the three from drifting apart: the schemas'
  * property names are exactly CONFIG_KEYS, unknown keys are rejected
@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { CONFIG_KEYS } from "../../lib/config/validate.ts";
+import { CONFIG_KEYS } from "../../lib/config/schema.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 // deno-lint-ignore no-explicit-any
@@ -34,7 +34,7 @@ function objectSchemas(schema: unknown, path = "#"): [string, Schema][] {
   return found;
 }
 
-Deno.test("docs/config.schema.json matches lib/config/validate.ts", async (t) => {
+Deno.test("docs/config.schema.json matches lib/config/schema.ts", async (t) => {
   const defs = docSchema.definitions;
   await t.step("is a draft-07 schema", () => {
     assert.equal(docSchema.$schema, "http://json-schema.org/draft-07/schema#");
@@ -98,4 +98,41 @@ Deno.test("values.schema.json's config is the same schema as the doc's", async (
       assert.equal(s.additionalProperties, false, `${path} accepts unknown keys`);
     }
   });
+});
+
+/** The lists as error messages show them ("unknown key (allowed: ...)"). */
+const ALLOWED_TARGET_KEYS =
+  "url, interval, timeout, method, headers, body, valid_status_codes, body_regex, " +
+  "follow_redirects, max_redirects, body_limit, basic_auth, tls_ca_file, labels";
+const ALLOWED_SETTING_KEYS = ALLOWED_TARGET_KEYS.slice("url, ".length);
+
+Deno.test("CONFIG_KEYS", async (t) => {
+  await t.step("the allowed keys are exported", () => {
+    assert.deepEqual(CONFIG_KEYS.top, ["global", "defaults", "targets"]);
+    assert.deepEqual(CONFIG_KEYS.global, [
+      "metric_prefix",
+      "max_concurrent_checks",
+      "histogram_buckets",
+    ]);
+    assert.equal(CONFIG_KEYS.target.join(", "), ALLOWED_TARGET_KEYS);
+    assert.equal(CONFIG_KEYS.settings.join(", "), ALLOWED_SETTING_KEYS);
+  });
+  await t.step("a target accepts url and exactly the settings defaults accept", () => {
+    assert.deepEqual(CONFIG_KEYS.target, ["url", ...CONFIG_KEYS.settings]);
+  });
+});
+
+Deno.test("docs/config.schema.json accepts exactly the keys the loader accepts", () => {
+  const schema = JSON.parse(
+    Deno.readTextFileSync(new URL("../../docs/config.schema.json", import.meta.url)),
+  );
+  const keys = (o: { properties: Record<string, unknown> }) => Object.keys(o.properties);
+  assert.deepEqual(keys(schema), CONFIG_KEYS.top);
+  assert.deepEqual(keys(schema.definitions.global), CONFIG_KEYS.global);
+  assert.deepEqual(keys(schema.definitions.settings), CONFIG_KEYS.settings);
+  assert.deepEqual(keys(schema.definitions.target), CONFIG_KEYS.target);
+  for (const o of [schema, schema.definitions.global, schema.definitions.settings]) {
+    assert.equal(o.additionalProperties, false);
+  }
+  assert.equal(schema.definitions.target.additionalProperties, false);
 });

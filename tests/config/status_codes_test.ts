@@ -2,11 +2,12 @@
 
 import assert from "node:assert/strict";
 import { parseStatusCodes, type StatusMatcher } from "../../lib/config/status_codes.ts";
+import { err } from "../../lib/util/result.ts";
 
 function matcher(value: unknown): StatusMatcher {
   const m = parseStatusCodes(value);
-  assert.ok(typeof m !== "string", `${JSON.stringify(value)}: ${m}`);
-  return m;
+  assert.ok(m.ok, `${JSON.stringify(value)}: ${m.ok ? "" : m.error}`);
+  return m.value;
 }
 
 /** The codes from 100 to 599 that `value` accepts, as ranges `[lo, hi]`. */
@@ -58,7 +59,7 @@ Deno.test("parseStatusCodes refuses with a message", async (t) => {
   const notACode = (item: string) =>
     `'${item}' is not a status code, class (2xx) or range (200-299)`;
   await t.step("an empty list", () => {
-    assert.equal(parseStatusCodes([]), "must list at least one status code");
+    assert.deepEqual(parseStatusCodes([]), err("must list at least one status code"));
   });
   await t.step("items that are not codes, classes or ranges", () => {
     const cases: [unknown, string][] = [
@@ -82,11 +83,11 @@ Deno.test("parseStatusCodes refuses with a message", async (t) => {
       [true, "true"],
     ];
     for (const [value, item] of cases) {
-      assert.equal(parseStatusCodes(value), notACode(item), JSON.stringify(value));
+      assert.deepEqual(parseStatusCodes(value), err(notACode(item)), JSON.stringify(value));
     }
   });
   await t.step("a nested list is not a status code", () => {
     // YAML `valid_status_codes: [200, [301]]` is a mistake, not the code 301.
-    assert.equal(typeof parseStatusCodes([200, [301]]), "string");
+    assert.equal(parseStatusCodes([200, [301]]).ok, false);
   });
 });

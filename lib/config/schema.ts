@@ -1,0 +1,164 @@
+/**
+ * What a configuration is: the types validation produces, the built-in
+ * defaults, and the rules of the file's language (the keys each level
+ * accepts, the methods, the reserved labels, the name patterns). No logic:
+ * validate.ts and target.ts check a file against these, and
+ * tests/config/schema_test.ts keeps docs/config.schema.json equal to the keys.
+ *
+ * @module
+ */
+
+import type { StatusMatcher } from "./status_codes.ts";
+
+/** The URLs checked when nothing else is configured (the seed services). */
+export const DEFAULT_TARGETS: readonly string[] = [
+  "https://httpstat.us/503",
+  "https://httpstat.us/200",
+];
+
+/** Built-in defaults; every one can be overridden in the file, the environment or flags. */
+export const DEFAULTS = {
+  metricPrefix: "sample_external_url",
+  maxConcurrentChecks: 1000,
+  /** Histogram buckets of `<prefix>_response_seconds`, in seconds. */
+  histogramBuckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as number[],
+  intervalMs: 10_000,
+  timeoutMs: 5_000,
+  method: "GET",
+  validStatusCodes: "200",
+  followRedirects: true,
+  maxRedirects: 10,
+  bodyLimit: 1024 * 1024,
+  /** A config file larger than this is refused before parsing. */
+  maxFileBytes: 10 * 1024 * 1024,
+} as const;
+
+/** One URL to check, fully resolved: defaults applied, `${VAR}`s expanded. */
+export interface TargetConfig {
+  /** The URL fetched, without credentials. */
+  readonly url: string;
+  /** The URL as shown in labels, logs and the status page (password masked). */
+  readonly displayUrl: string;
+  readonly method: string;
+  /** Request headers, `${VAR}` expanded, Basic auth from the URL or `basic_auth` included. */
+  readonly headers: Readonly<Record<string, string>>;
+  /**
+   * Lower-case names of headers that carry credentials: `authorization`,
+   * `cookie`, `proxy-authorization` and any header whose value uses `${VAR}`.
+   * They are not sent on when a redirect leaves the target's origin.
+   */
+  readonly credentialHeaders: readonly string[];
+  readonly body?: string;
+  readonly validStatusCodes: StatusMatcher;
+  readonly bodyRegex?: RegExp;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly followRedirects: boolean;
+  readonly maxRedirects: number;
+  readonly bodyLimit: number;
+  /** PEM file of extra CA certificates trusted for this target. */
+  readonly tlsCaFile?: string;
+  /** Static labels added to every series of this target (`url` not included). */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Identity used on reload: a target whose key is unchanged keeps its state. */
+  readonly key: string;
+}
+
+/** The whole reloadable configuration; swapped at once on reload. */
+export interface Config {
+  readonly metricPrefix: string;
+  readonly maxConcurrentChecks: number;
+  /** Bucket upper bounds in seconds; empty means the histogram is off. */
+  readonly histogramBuckets: readonly number[];
+  readonly targets: readonly TargetConfig[];
+  /** Values that came from the environment or from passwords: never to be shown. */
+  readonly secrets: readonly string[];
+}
+
+/** Values from flags and environment variables, stronger than the file. */
+export interface ConfigOverrides {
+  /** Replaces the file's target list. */
+  targets?: string[];
+  /** Default interval in ms (targets that set their own keep it). */
+  intervalMs?: number;
+  /** Default timeout in ms (targets that set their own keep it). */
+  timeoutMs?: number;
+  metricPrefix?: string;
+  /**
+   * Where each override came from (`--timeout`, `UPTIME_EXPORTER_TIMEOUT`, ...),
+   * so a problem is blamed on the flag or variable, not on the file.
+   * Default: the flag names.
+   */
+  sources?: Partial<Record<"targets" | "intervalMs" | "timeoutMs" | "metricPrefix", string>>;
+}
+
+/** Options of `buildConfig` (validate.ts). */
+export interface BuildConfigOptions {
+  /** Variables for `${VAR}` expansion. Default: none (every `${VAR}` is an error). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** File name used in error messages. Default: `config`. */
+  fileName?: string;
+}
+
+/** Settings allowed under `defaults` and in each target, in the order messages list them. */
+const SETTING_KEYS = [
+  "interval",
+  "timeout",
+  "method",
+  "headers",
+  "body",
+  "valid_status_codes",
+  "body_regex",
+  "follow_redirects",
+  "max_redirects",
+  "body_limit",
+  "basic_auth",
+  "tls_ca_file",
+  "labels",
+] as const;
+
+/** Keys the config file accepts at each level; anything else is an error. */
+export const CONFIG_KEYS = {
+  top: ["global", "defaults", "targets"],
+  global: ["metric_prefix", "max_concurrent_checks", "histogram_buckets"],
+  /** Allowed under `defaults` and in each target. */
+  settings: SETTING_KEYS,
+  /** Allowed in each target (`url` plus the settings). */
+  target: ["url", ...SETTING_KEYS],
+} as const;
+
+/** Keys allowed under `basic_auth`. */
+export const BASIC_AUTH_KEYS = ["username", "password"] as const;
+
+/** Request methods a target may use (upper case; the file's value is upper-cased first). */
+export const METHODS: readonly string[] = [
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "PATCH",
+  "DELETE",
+  "OPTIONS",
+];
+
+/** Label names the exporter sets itself, so a target's `labels` cannot. */
+export const RESERVED_LABELS: readonly string[] = [
+  "url",
+  "result",
+  "le",
+  "reason",
+  "version",
+  "deno",
+];
+
+/** A Prometheus label name (names starting with `__` are refused separately). */
+export const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** A Prometheus metric name, which the prefix must be on its own. */
+export const METRIC_PREFIX_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/** An HTTP header name (an RFC 9110 token). */
+export const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** The name inside `${...}`: what a shell would accept as a variable name. */
+export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
