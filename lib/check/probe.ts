@@ -1,37 +1,15 @@
 /**
  * One check of one URL: a plain async function that never throws and returns
- * what happened. It knows nothing of the scheduler or of metrics.
+ * what happened (a {@linkcode ProbeResult} of outcome.ts). It knows nothing of
+ * the scheduler, of metrics or of certificate expiry (lib/check/tls_info.ts).
  *
  * @module
  */
 
 import type { TargetConfig } from "../config/validate.ts";
-import { type CheckResult, classifyError } from "./classify.ts";
+import { classifyError } from "./classify.ts";
 import { formatDuration } from "../config/units.ts";
-
-/** What one check found. */
-export interface ProbeResult {
-  /** True only when `result` is `up`. */
-  up: boolean;
-  result: CheckResult;
-  /** Final HTTP status, 0 when no response came. */
-  statusCode: number;
-  /** Wall time from the start of the request to the end of the body (or the failure), ms. */
-  durationMs: number;
-  /** Why the check failed; empty when up. Never contains credentials. */
-  reason: string;
-  /** Redirects followed. */
-  redirects: number;
-  /** Body bytes read (at most the target's body limit). */
-  bodyBytes: number;
-  /** When the check started, epoch ms. */
-  startedAt: number;
-  /**
-   * notAfter of the certificate an https target presents, seconds since the
-   * epoch, when known (filled in by the app from lib/check/tls_info.ts, not by probe).
-   */
-  tlsCertExpiry?: number;
-}
+import { type FailedResult, failure, type ProbeResult, success } from "./outcome.ts";
 
 /** Options of {@linkcode probe}. */
 export interface ProbeOptions {
@@ -84,16 +62,14 @@ export async function probe(
   let redirects = 0;
   let bodyBytes = 0;
   let phase: "headers" | "body" = "headers";
-  const finish = (result: CheckResult, reason = ""): ProbeResult => ({
-    up: result === "up",
-    result,
+  const measured = () => ({
+    startedAt,
     statusCode,
     durationMs: performance.now() - start,
-    reason,
     redirects,
     bodyBytes,
-    startedAt,
   });
+  const fail = (result: FailedResult, reason: string) => failure(result, reason, measured());
 
   try {
     let url = target.url;
@@ -123,10 +99,10 @@ export async function probe(
       try {
         next = new URL(location, url);
       } catch {
-        return finish("redirect", `redirect to an invalid location`);
+        return fail("redirect", `redirect to an invalid location`);
       }
       if (next.protocol !== "http:" && next.protocol !== "https:") {
-        return finish("redirect", `redirect to unsupported scheme '${next.protocol}'`);
+        return fail("redirect", `redirect to unsupported scheme '${next.protocol}'`);
       }
       if (
         response.status === 303 ||
@@ -142,10 +118,10 @@ export async function probe(
       url = next.href;
       redirects++;
       if (visited.has(`${method} ${url}`)) {
-        return finish("redirect", `redirect loop after ${redirects} redirects`);
+        return fail("redirect", `redirect loop after ${redirects} redirects`);
       }
       if (redirects > target.maxRedirects) {
-        return finish("redirect", `more than ${target.maxRedirects} redirects`);
+        return fail("redirect", `more than ${target.maxRedirects} redirects`);
       }
     }
 
@@ -199,24 +175,25 @@ export async function probe(
       }
     }
     if (!target.validStatusCodes.test(statusCode)) {
-      return finish("status", `status ${statusCode} not in ${target.validStatusCodes.source}`);
+      return fail("status", `status ${statusCode} not in ${target.validStatusCodes.source}`);
     }
     if (target.bodyRegex && !target.bodyRegex.test(text)) {
-      return finish("body", `body does not match ${target.bodyRegex.source}`);
+      return fail("body", `body does not match ${target.bodyRegex.source}`);
     }
-    return finish("up");
+    return success(measured());
   } catch (err) {
     if (timedOut) {
-      return finish(
+      return fail(
         "timeout",
         `timeout after ${formatDuration(target.timeoutMs)} ${
           phase === "body" ? "reading the body" : "waiting for a response"
         }`,
       );
     }
-    if (outer?.aborted) return finish("error", "aborted");
+    if (outer?.aborted) return fail("error", "aborted");
     const { result, reason } = classifyError(err, phase);
-    return finish(result, reason);
+    // classifyError never says `up`, but its type allows it.
+    return fail(result === "up" ? "error" : result, reason);
   } finally {
     clearTimeout(timer);
     outer?.removeEventListener("abort", onOuterAbort);

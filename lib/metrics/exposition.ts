@@ -178,7 +178,7 @@ function snapshot(store: ResultsStore): Snapshot {
     values[o++] = last ? last.durationMs : 0;
     values[o++] = last ? last.statusCode : 0;
     values[o++] = s.lastCheckAt / 1000;
-    values[o++] = last?.tlsCertExpiry ?? NaN;
+    values[o++] = s.certExpiry ?? NaN;
     for (let r = 0; r < CHECK_RESULTS.length; r++) values[o++] = s.counts[r]!;
     for (let b = 0; b < nb; b++) values[o++] = s.buckets[b]!;
     values[o] = s.sumSeconds;
