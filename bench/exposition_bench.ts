@@ -9,7 +9,8 @@
 
 import { gzipSync } from "node:zlib";
 import { buildConfig } from "../lib/config/validate.ts";
-import { Exposition, TargetExposition } from "../lib/metrics/exposition.ts";
+import { TargetExposition } from "../lib/metrics/exposition.ts";
+import { Exposition } from "../lib/metrics/exposition_cache.ts";
 import { type ProbeResult, success } from "../lib/check/outcome.ts";
 import { ResultsStore } from "../lib/metrics/results.ts";
 import { SelfMetrics } from "../lib/metrics/self_metrics.ts";

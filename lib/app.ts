@@ -6,7 +6,7 @@
  */
 
 import type { Config, TargetConfig } from "./config/validate.ts";
-import { Exposition } from "./metrics/exposition.ts";
+import { Exposition } from "./metrics/exposition_cache.ts";
 import { createHandler } from "./server/routes.ts";
 import { HttpClients } from "./check/http_clients.ts";
 import type { Logger } from "./util/log.ts";

@@ -6,7 +6,7 @@
  */
 
 import type { Config, TargetConfig } from "../../lib/config/validate.ts";
-import { Exposition, type ExpositionOptions } from "../../lib/metrics/exposition.ts";
+import { Exposition, type ExpositionOptions } from "../../lib/metrics/exposition_cache.ts";
 import { ResultsStore } from "../../lib/metrics/results.ts";
 import { SelfMetrics } from "../../lib/metrics/self_metrics.ts";
 import { failure, type ProbeResult, success } from "../../lib/check/outcome.ts";

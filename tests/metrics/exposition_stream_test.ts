@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
 import { CHECK_RESULTS } from "../../lib/check/classify.ts";
 import { buildConfig } from "../../lib/config/validate.ts";
-import { Exposition, TargetExposition } from "../../lib/metrics/exposition.ts";
+import { TargetExposition } from "../../lib/metrics/exposition.ts";
+import { Exposition } from "../../lib/metrics/exposition_cache.ts";
 import { SelfMetrics } from "../../lib/metrics/self_metrics.ts";
 import { expositionFor, probeResult } from "../_helpers/servers.ts";
 
