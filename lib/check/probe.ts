@@ -127,15 +127,12 @@ export async function probe(
 
     phase = "body";
     let text = "";
-    // A small declared, uncompressed body within the limit is read in one go:
-    // ~0.1 ms less CPU per check than the reader loop (bench/probe_bench.ts).
-    // Only a small one: `bytes()` allocates the declared length up front, so a
-    // server that declares 1 MB and trickles (or never sends) it would cost
-    // 1 MB of native memory per check until the timeout, and these short-lived
-    // large allocations fragmented the malloc heap until RSS grew without
-    // bound (docs/hardening.md, Soak). Deno decompresses gzip/br bodies itself
-    // and keeps content-length, so a coded body takes the loop, which stops at
-    // the limit.
+    // A small declared, uncompressed body within the limit is read in one go,
+    // which costs less CPU than the reader loop (docs/performance.md). Only a
+    // small one: `bytes()` allocates the declared length up front, for as long
+    // as a server takes to send it (or never does). Deno decompresses gzip/br
+    // bodies itself and keeps content-length, so a coded body takes the loop,
+    // which stops at the limit.
     const declared = response.headers.get("content-length");
     const length = declared !== null && !response.headers.has("content-encoding")
       ? Number(declared)
@@ -151,9 +148,7 @@ export async function probe(
       const reader = response.body.getReader();
       const decoder = target.bodyRegex ? new TextDecoder() : undefined;
       // Aborting the fetch does not always settle a read already pending on
-      // its body (Deno 2.9: under load, e.g. 1,000 trickling bodies, reads
-      // stayed pending for good and each check held its connection and
-      // buffers for ever). Cancelling the reader does: the read then ends.
+      // its body (docs/performance.md); cancelling the reader does.
       const onAbort = () => void reader.cancel(controller.signal.reason).catch(() => {});
       if (controller.signal.aborted) onAbort();
       else controller.signal.addEventListener("abort", onAbort, { once: true });
