@@ -34,12 +34,18 @@ function num(value: number, decimals = 3): string {
   return String(Math.round(value * scale) / scale);
 }
 
-/**
- * Writes one target's series of a family from the snapshot: `labels` is the
- * target's label set without braces, its numbers start at `values[at]`.
- * Returns "" when the target has no sample in this family.
- */
-export type SeriesWriter = (labels: string, values: Float64Array, at: number) => string;
+/** The targets of a snapshot that one call of a family's writer writes. */
+export interface Slice {
+  /** The prefixed metric name, e.g. `sample_external_url_up`. */
+  readonly name: string;
+  readonly snap: TargetSnapshot;
+  /** Where the family's numbers start in each target's `stride` numbers. */
+  readonly offset: number;
+  /** First target. */
+  readonly from: number;
+  /** After the last target. */
+  readonly to: number;
+}
 
 /** One per-target metric family: its text metadata, its numbers in a snapshot, its writer. */
 export interface Family {
@@ -51,11 +57,8 @@ export interface Family {
   width(buckets: number): number;
   /** Copies the target's numbers into `values[at]` to `values[at + width - 1]`. */
   fill(state: TargetState, values: Float64Array, at: number): void;
-  /**
-   * Makes the writer of one render: `name` is the prefixed metric name and
-   * `buckets` the bucket bounds as written in `le` (no +Inf).
-   */
-  write(name: string, buckets: readonly string[]): SeriesWriter;
+  /** Writes the family's series of a slice of targets, one string per target. */
+  write(w: ChunkWriter, slice: Slice): void;
 }
 
 /**
@@ -80,12 +83,13 @@ function gauge(
       const last = state.last;
       values[at] = last === undefined ? NaN : options.value(state, last) ?? NaN;
     },
-    write(name) {
+    write(w, { name, snap, offset, from, to }) {
+      const { values, stride, labels } = snap;
       const open = `${name}{`;
-      return (labels, values, at) => {
-        const v = values[at]!;
-        return Number.isNaN(v) ? "" : `${open}${labels}} ${format(v)}\n`;
-      };
+      for (let i = from; i < to; i++) {
+        const v = values[i * stride + offset]!;
+        if (!Number.isNaN(v)) w.text(`${open}${labels[i]}} ${format(v)}\n`);
+      }
     },
   };
 }
@@ -101,15 +105,18 @@ const checksTotal: Family = {
   fill(state, values, at) {
     for (let r = 0; r < CHECK_RESULTS.length; r++) values[at + r] = state.counts[r]!;
   },
-  write(name) {
+  write(w, { name, snap, offset, from, to }) {
+    const { values, stride, labels: allLabels } = snap;
     const open = `${name}{`;
-    return (labels, values, at) => {
+    for (let i = from; i < to; i++) {
+      const at = i * stride + offset;
+      const labels = allLabels[i]!;
       let out = "";
       for (let r = 0; r < RESULT_SUFFIXES.length; r++) {
         out += `${open}${labels}${RESULT_SUFFIXES[r]}${values[at + r]}\n`;
       }
-      return out;
-    };
+      w.text(out);
+    }
   },
 };
 
@@ -124,21 +131,26 @@ const responseSeconds: Family = {
     for (let b = 0; b < n; b++) values[at + b] = state.buckets[b]!;
     values[at + n] = state.sumSeconds;
   },
-  write(name, buckets) {
-    const les = [...buckets, "+Inf"].map((le) => `,le="${le}"} `);
+  write(w, { name, snap, offset, from, to }) {
+    const { values, stride, labels: allLabels } = snap;
+    const les = [...snap.buckets, "+Inf"].map((le) => `,le="${le}"} `);
     const bucket = `${name}_bucket{`;
     const sum = `${name}_sum{`;
     const count = `${name}_count{`;
-    return (labels, values, at) => {
+    for (let i = from; i < to; i++) {
+      const at = i * stride + offset;
+      const labels = allLabels[i]!;
       let cumulative = 0;
       let out = "";
       for (let b = 0; b < les.length; b++) {
         cumulative += values[at + b]!;
         out += `${bucket}${labels}${les[b]}${cumulative}\n`;
       }
-      return out + `${sum}${labels}} ${num(values[at + les.length]!, 6)}\n` +
-        `${count}${labels}} ${cumulative}\n`;
-    };
+      w.text(
+        out + `${sum}${labels}} ${num(values[at + les.length]!, 6)}\n` +
+          `${count}${labels}} ${cumulative}\n`,
+      );
+    }
   },
 };
 
@@ -225,8 +237,9 @@ export interface TargetSnapshot {
   /** Per target, `stride` numbers: each family's `width` numbers at its offset. */
   readonly values: Float64Array;
   readonly stride: number;
-  /** Where each family of {@linkcode FAMILIES} starts in a target's numbers; 0 width: skipped. */
+  /** Where each family of {@linkcode FAMILIES} starts in a target's numbers. */
   readonly offsets: readonly number[];
+  /** Each family's numbers per target; 0: the family is not written. */
   readonly widths: readonly number[];
   /** Bucket bounds as written in `le`. */
   readonly buckets: readonly string[];
@@ -292,20 +305,14 @@ export async function writeTargets(
   snap: TargetSnapshot,
   options: WriteTargetsOptions,
 ): Promise<void> {
-  const { count, labels, values, stride } = snap;
   for (let f = 0; f < FAMILIES.length; f++) {
     if (snap.widths[f] === 0) continue;
     const family = FAMILIES[f]!;
     const name = `${options.prefix}_${family.suffix}`;
     w.text(`# HELP ${name} ${family.help}\n# TYPE ${name} ${family.type}\n`);
-    const series = family.write(name, snap.buckets);
     const offset = snap.offsets[f]!;
-    for (let from = 0; from < count; from += SLICE) {
-      const to = Math.min(count, from + SLICE);
-      for (let i = from; i < to; i++) {
-        const text = series(labels[i]!, values, i * stride + offset);
-        if (text !== "") w.text(text);
-      }
+    for (let from = 0; from < snap.count; from += SLICE) {
+      family.write(w, { name, snap, offset, from, to: Math.min(snap.count, from + SLICE) });
       const p = options.pause?.();
       if (p) await p;
     }
