@@ -9,8 +9,9 @@
 
 import { gzipSync } from "node:zlib";
 import { buildConfig } from "../lib/config/validate.ts";
-import { Exposition, TargetExposition } from "../lib/metrics/exposition.ts";
-import type { ProbeResult } from "../lib/check/probe.ts";
+import { TargetExposition } from "../lib/metrics/exposition.ts";
+import { Exposition } from "../lib/metrics/exposition_cache.ts";
+import { type ProbeResult, success } from "../lib/check/outcome.ts";
 import { ResultsStore } from "../lib/metrics/results.ts";
 import { SelfMetrics } from "../lib/metrics/self_metrics.ts";
 
@@ -25,16 +26,7 @@ function makeStore(n: number): ResultsStore {
 }
 
 function result(ms: number): ProbeResult {
-  return {
-    up: true,
-    result: "up",
-    statusCode: 200,
-    durationMs: ms,
-    reason: "",
-    redirects: 0,
-    bodyBytes: 0,
-    startedAt: Date.now(),
-  };
+  return success({ startedAt: Date.now(), statusCode: 200, durationMs: ms });
 }
 
 /** Records a new result for every `every`-th target. */

@@ -6,11 +6,12 @@
  */
 
 import type { Config, TargetConfig } from "./config/schema.ts";
-import { Exposition } from "./metrics/exposition.ts";
+import { Exposition } from "./metrics/exposition_cache.ts";
 import { createHandler } from "./server/routes.ts";
 import { HttpClients } from "./check/http_clients.ts";
 import type { Logger } from "./util/log.ts";
-import { probe, type ProbeResult } from "./check/probe.ts";
+import { probe } from "./check/probe.ts";
+import { failure, type ProbeResult } from "./check/outcome.ts";
 import { ResultsStore } from "./metrics/results.ts";
 import { Scheduler } from "./check/scheduler.ts";
 import { SelfMetrics } from "./metrics/self_metrics.ts";
@@ -140,30 +141,21 @@ export class App {
 
   async #check(target: TargetConfig, signal: AbortSignal): Promise<void> {
     const log = this.#options.logger;
-    let result: ProbeResult;
     let client: Deno.HttpClient;
     try {
       client = this.#clients.get(target.tlsCaFile);
     } catch (e) {
-      result = {
-        up: false,
-        result: "tls",
-        statusCode: 0,
-        durationMs: 0,
-        reason: `cannot use tls_ca_file: ${(e as Error).message}`,
-        redirects: 0,
-        bodyBytes: 0,
-        startedAt: Date.now(),
-      };
-      this.#record(target, result);
+      const reason = `cannot use tls_ca_file: ${(e as Error).message}`;
+      // No check ran, so no certificate was read either.
+      this.store.recordCertExpiry(target.key, undefined);
+      this.#record(target, failure("tls", reason, { startedAt: Date.now() }));
       return;
     }
     // The certificate is read on a connection of its own, alongside the check.
     const certExpiry = this.tlsInfo.expiry(target, signal);
-    result = await probe(target, { signal, client });
-    const tlsCertExpiry = await certExpiry;
+    const result = await probe(target, { signal, client });
+    const notAfter = await certExpiry;
     if (signal.aborted) return;
-    if (tlsCertExpiry !== undefined) result.tlsCertExpiry = tlsCertExpiry;
     if (log.enabled("debug")) {
       log.debug("check", {
         url: target.displayUrl,
@@ -173,6 +165,7 @@ export class App {
         reason: result.reason || undefined,
       });
     }
+    this.store.recordCertExpiry(target.key, notAfter);
     this.#record(target, result);
   }
 

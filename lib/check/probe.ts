@@ -1,37 +1,15 @@
 /**
  * One check of one URL: a plain async function that never throws and returns
- * what happened. It knows nothing of the scheduler or of metrics.
+ * what happened (a {@linkcode ProbeResult} of outcome.ts). It knows nothing of
+ * the scheduler, of metrics or of certificate expiry (lib/check/tls_info.ts).
  *
  * @module
  */
 
 import type { TargetConfig } from "../config/schema.ts";
-import { type CheckResult, classifyError } from "./classify.ts";
+import { classifyError } from "./classify.ts";
 import { formatDuration } from "../config/units.ts";
-
-/** What one check found. */
-export interface ProbeResult {
-  /** True only when `result` is `up`. */
-  up: boolean;
-  result: CheckResult;
-  /** Final HTTP status, 0 when no response came. */
-  statusCode: number;
-  /** Wall time from the start of the request to the end of the body (or the failure), ms. */
-  durationMs: number;
-  /** Why the check failed; empty when up. Never contains credentials. */
-  reason: string;
-  /** Redirects followed. */
-  redirects: number;
-  /** Body bytes read (at most the target's body limit). */
-  bodyBytes: number;
-  /** When the check started, epoch ms. */
-  startedAt: number;
-  /**
-   * notAfter of the certificate an https target presents, seconds since the
-   * epoch, when known (filled in by the app from lib/check/tls_info.ts, not by probe).
-   */
-  tlsCertExpiry?: number;
-}
+import { type FailedResult, failure, type ProbeResult, success } from "./outcome.ts";
 
 /** Options of {@linkcode probe}. */
 export interface ProbeOptions {
@@ -84,16 +62,14 @@ export async function probe(
   let redirects = 0;
   let bodyBytes = 0;
   let phase: "headers" | "body" = "headers";
-  const finish = (result: CheckResult, reason = ""): ProbeResult => ({
-    up: result === "up",
-    result,
+  const measured = () => ({
+    startedAt,
     statusCode,
     durationMs: performance.now() - start,
-    reason,
     redirects,
     bodyBytes,
-    startedAt,
   });
+  const fail = (result: FailedResult, reason: string) => failure(result, reason, measured());
 
   try {
     let url = target.url;
@@ -123,10 +99,10 @@ export async function probe(
       try {
         next = new URL(location, url);
       } catch {
-        return finish("redirect", `redirect to an invalid location`);
+        return fail("redirect", `redirect to an invalid location`);
       }
       if (next.protocol !== "http:" && next.protocol !== "https:") {
-        return finish("redirect", `redirect to unsupported scheme '${next.protocol}'`);
+        return fail("redirect", `redirect to unsupported scheme '${next.protocol}'`);
       }
       if (
         response.status === 303 ||
@@ -142,24 +118,21 @@ export async function probe(
       url = next.href;
       redirects++;
       if (visited.has(`${method} ${url}`)) {
-        return finish("redirect", `redirect loop after ${redirects} redirects`);
+        return fail("redirect", `redirect loop after ${redirects} redirects`);
       }
       if (redirects > target.maxRedirects) {
-        return finish("redirect", `more than ${target.maxRedirects} redirects`);
+        return fail("redirect", `more than ${target.maxRedirects} redirects`);
       }
     }
 
     phase = "body";
     let text = "";
-    // A small declared, uncompressed body within the limit is read in one go:
-    // ~0.1 ms less CPU per check than the reader loop (bench/probe_bench.ts).
-    // Only a small one: `bytes()` allocates the declared length up front, so a
-    // server that declares 1 MB and trickles (or never sends) it would cost
-    // 1 MB of native memory per check until the timeout, and these short-lived
-    // large allocations fragmented the malloc heap until RSS grew without
-    // bound (docs/hardening.md, Soak). Deno decompresses gzip/br bodies itself
-    // and keeps content-length, so a coded body takes the loop, which stops at
-    // the limit.
+    // A small declared, uncompressed body within the limit is read in one go,
+    // which costs less CPU than the reader loop (docs/performance.md). Only a
+    // small one: `bytes()` allocates the declared length up front, for as long
+    // as a server takes to send it (or never does). Deno decompresses gzip/br
+    // bodies itself and keeps content-length, so a coded body takes the loop,
+    // which stops at the limit.
     const declared = response.headers.get("content-length");
     const length = declared !== null && !response.headers.has("content-encoding")
       ? Number(declared)
@@ -175,9 +148,7 @@ export async function probe(
       const reader = response.body.getReader();
       const decoder = target.bodyRegex ? new TextDecoder() : undefined;
       // Aborting the fetch does not always settle a read already pending on
-      // its body (Deno 2.9: under load, e.g. 1,000 trickling bodies, reads
-      // stayed pending for good and each check held its connection and
-      // buffers for ever). Cancelling the reader does: the read then ends.
+      // its body (docs/performance.md); cancelling the reader does.
       const onAbort = () => void reader.cancel(controller.signal.reason).catch(() => {});
       if (controller.signal.aborted) onAbort();
       else controller.signal.addEventListener("abort", onAbort, { once: true });
@@ -199,24 +170,25 @@ export async function probe(
       }
     }
     if (!target.validStatusCodes.test(statusCode)) {
-      return finish("status", `status ${statusCode} not in ${target.validStatusCodes.source}`);
+      return fail("status", `status ${statusCode} not in ${target.validStatusCodes.source}`);
     }
     if (target.bodyRegex && !target.bodyRegex.test(text)) {
-      return finish("body", `body does not match ${target.bodyRegex.source}`);
+      return fail("body", `body does not match ${target.bodyRegex.source}`);
     }
-    return finish("up");
+    return success(measured());
   } catch (err) {
     if (timedOut) {
-      return finish(
+      return fail(
         "timeout",
         `timeout after ${formatDuration(target.timeoutMs)} ${
           phase === "body" ? "reading the body" : "waiting for a response"
         }`,
       );
     }
-    if (outer?.aborted) return finish("error", "aborted");
+    if (outer?.aborted) return fail("error", "aborted");
     const { result, reason } = classifyError(err, phase);
-    return finish(result, reason);
+    // classifyError never says `up`, but its type allows it.
+    return fail(result === "up" ? "error" : result, reason);
   } finally {
     clearTimeout(timer);
     outer?.removeEventListener("abort", onOuterAbort);

@@ -1,14 +1,18 @@
 /**
- * The results store: per target, the last check, the result counters and the
- * response-time histogram. Written by the scheduler, read by the exposition
- * and the status page. A version number tells readers when anything changed.
+ * The results store: per target, the last check, the certificate expiry, the
+ * result counters and the response-time histogram. Written by the app after
+ * each check, read by the exposition and the status page. Two store-wide
+ * counters tell the exposition when to render again: {@linkcode
+ * ResultsStore.version} (anything changed) and {@linkcode
+ * ResultsStore.configVersion} (a config was applied, which is never served
+ * stale).
  *
  * @module
  */
 
 import type { Config, TargetConfig } from "../config/schema.ts";
 import { CHECK_RESULTS, type CheckResult } from "../check/classify.ts";
-import type { ProbeResult } from "../check/probe.ts";
+import type { ProbeResult } from "../check/outcome.ts";
 
 /** Everything known about one target. */
 export interface TargetState {
@@ -17,14 +21,18 @@ export interface TargetState {
   last?: ProbeResult;
   /** When the latest check finished, epoch ms (0 before the first). */
   lastCheckAt: number;
+  /**
+   * notAfter of the certificate the target presented at its latest check,
+   * seconds since the epoch; undefined when none or unknown (see
+   * {@linkcode ResultsStore.recordCertExpiry}).
+   */
+  certExpiry?: number;
   /** Checks per result, indexed like {@linkcode CHECK_RESULTS}. */
   readonly counts: number[];
   /** Non-cumulative histogram counts, one per bucket plus +Inf. */
   readonly buckets: number[];
   /** Sum of observed response times, seconds. */
   sumSeconds: number;
-  /** Bumped on every change; lets the exposition re-render only what changed. */
-  version: number;
 }
 
 /** A target whose up/down state flipped, for logging. */
@@ -44,12 +52,19 @@ export class ResultsStore {
   #version = 0;
   #configVersion = 0;
 
-  /** Increases whenever any result or the target list changes. */
+  /**
+   * Increases whenever anything readers show changed: a result, a certificate
+   * expiry or the target list. The exposition renders again when it moved.
+   */
   get version(): number {
     return this.#version;
   }
 
-  /** Increases whenever the target list or the buckets are applied (not on results). */
+  /**
+   * Increases whenever the target list or the buckets are applied (not on
+   * results): the exposition may serve a body older than the latest results,
+   * never one older than the config.
+   */
   get configVersion(): number {
     return this.#configVersion;
   }
@@ -90,10 +105,10 @@ export class ResultsStore {
           target,
           last: state?.last,
           lastCheckAt: state?.lastCheckAt ?? 0,
+          certExpiry: state?.certExpiry,
           counts: state?.counts ?? CHECK_RESULTS.map(() => 0),
           buckets: new Array(config.histogramBuckets.length + 1).fill(0),
           sumSeconds: 0,
-          version: 0,
         };
       }
       next.set(target.key, state);
@@ -123,8 +138,21 @@ export class ResultsStore {
       state.buckets[i]!++;
       state.sumSeconds += seconds;
     }
-    state.version++;
     this.#version++;
     return wasUp === result.up ? undefined : { state, wasUp };
+  }
+
+  /**
+   * Records the certificate expiry found alongside a target's latest check
+   * (`undefined`: no certificate or none could be read), replacing the one
+   * before. The probe does not read certificates, so this is a call of its
+   * own; the exposition shows it only once the target has a check. Unknown
+   * keys are ignored.
+   */
+  recordCertExpiry(key: string, notAfter: number | undefined): void {
+    const state = this.#states.get(key);
+    if (!state || state.certExpiry === notAfter) return;
+    state.certExpiry = notAfter;
+    this.#version++;
   }
 }

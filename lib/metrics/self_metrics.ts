@@ -5,9 +5,8 @@
  * permission: prom-client's default collectors read /proc, which Deno allows
  * only under `--allow-all`, and would silently report 0 otherwise.
  *
- * (Writing these dozen series by hand instead was measured at -6 MB RSS and
- * -40 ms start-up; it did not bring the two-target RSS under the 60 MB goal
- * either way, so the registry the design names stays.)
+ * (Writing these series by hand instead saved too little to leave the registry
+ * the design names: docs/performance.md.)
  *
  * @module
  */

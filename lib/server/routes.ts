@@ -5,7 +5,8 @@
  * @module
  */
 
-import { CONTENT_TYPE, type Exposition } from "../metrics/exposition.ts";
+import { CONTENT_TYPE } from "../metrics/exposition.ts";
+import type { Exposition } from "../metrics/exposition_cache.ts";
 import type { ResultsStore } from "../metrics/results.ts";
 import { renderStatusPage, STATUS_PAGE_CSP } from "./status_page.ts";
 import type { Result } from "../util/result.ts";

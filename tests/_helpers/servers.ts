@@ -6,10 +6,10 @@
  */
 
 import type { Config, TargetConfig } from "../../lib/config/schema.ts";
-import { Exposition, type ExpositionOptions } from "../../lib/metrics/exposition.ts";
+import { Exposition, type ExpositionOptions } from "../../lib/metrics/exposition_cache.ts";
 import { ResultsStore } from "../../lib/metrics/results.ts";
 import { SelfMetrics } from "../../lib/metrics/self_metrics.ts";
-import type { ProbeResult } from "../../lib/check/probe.ts";
+import { failure, type ProbeResult, success } from "../../lib/check/outcome.ts";
 import { buildConfig } from "../../lib/config/validate.ts";
 
 const FIXTURES = new URL("../fixtures/tls/", import.meta.url);
@@ -135,19 +135,14 @@ export function baseEnv(): Record<string, string> {
   return env;
 }
 
-/** A probe result for store, page and exposition tests: up, 200, `durationMs` 12.5. */
-export function probeResult(partial: Partial<ProbeResult> = {}): ProbeResult {
-  return {
-    up: true,
-    result: "up",
-    statusCode: 200,
-    durationMs: 12.5,
-    reason: "",
-    redirects: 0,
-    bodyBytes: 0,
-    startedAt: 0,
-    ...partial,
-  };
+/**
+ * A probe result for store, page and exposition tests, made like the probe
+ * makes one (`up` follows `result`): by default up, 200, `durationMs` 12.5.
+ */
+export function probeResult(partial: Partial<Omit<ProbeResult, "up">> = {}): ProbeResult {
+  const { result = "up", reason = "", ...measured } = partial;
+  const fields = { startedAt: 0, statusCode: 200, durationMs: 12.5, ...measured };
+  return result === "up" ? success(fields) : failure(result, reason, fields);
 }
 
 /**

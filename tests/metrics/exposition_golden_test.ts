@@ -29,27 +29,23 @@ async function render(): Promise<string> {
   const config = buildConfig(YAML, {}, { env: {} });
   const { store, exposition } = expositionFor(config);
   const [a, b, , d, e] = config.targets;
-  store.record(
-    a!.key,
-    probeResult({ durationMs: 298.5612, tlsCertExpiry: 1_800_000_000 }),
-    1_700_000_000_123,
-  );
+  // a: a certificate at its first check, none read at its second.
+  store.recordCertExpiry(a!.key, 1_800_000_000);
+  store.record(a!.key, probeResult({ durationMs: 298.5612 }), 1_700_000_000_123);
+  store.recordCertExpiry(a!.key, undefined);
   store.record(a!.key, probeResult({ durationMs: 7.25 }), 1_700_000_010_123);
   store.record(
     b!.key,
-    probeResult({ up: false, result: "status", statusCode: 503, durationMs: 1500 }),
+    probeResult({ result: "status", statusCode: 503, durationMs: 1500 }),
     1_700_000_000_500,
   );
   store.record(
     d!.key,
-    probeResult({ up: false, result: "timeout", statusCode: 0, durationMs: 5000.0004 }),
+    probeResult({ result: "timeout", statusCode: 0, durationMs: 5000.0004 }),
     1_700_000_001_000,
   );
-  store.record(
-    e!.key,
-    probeResult({ durationMs: 0.0123, tlsCertExpiry: 1_799_999_999.5 }),
-    1_700_000_002_999,
-  );
+  store.recordCertExpiry(e!.key, 1_799_999_999.5);
+  store.record(e!.key, probeResult({ durationMs: 0.0123 }), 1_700_000_002_999);
   const text = (await exposition.body()).text;
   // The self metrics (process CPU, memory, start time) differ between runs.
   return text.slice(0, text.indexOf("# HELP uptime_exporter_"));

@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
 import { CHECK_RESULTS } from "../../lib/check/classify.ts";
 import { buildConfig } from "../../lib/config/validate.ts";
-import { Exposition, TargetExposition } from "../../lib/metrics/exposition.ts";
-import type { ProbeResult } from "../../lib/check/probe.ts";
+import { TargetExposition } from "../../lib/metrics/exposition.ts";
+import { Exposition } from "../../lib/metrics/exposition_cache.ts";
 import { SelfMetrics } from "../../lib/metrics/self_metrics.ts";
-import { expositionFor } from "../_helpers/servers.ts";
+import { expositionFor, probeResult } from "../_helpers/servers.ts";
 
 function setup(n: number, options: { maxStaleMs?: number } = {}) {
   const lines = ["global: {histogram_buckets: [0.005, 0.1, 1, 2.5]}", "targets:"];
@@ -27,17 +27,12 @@ function setup(n: number, options: { maxStaleMs?: number } = {}) {
     config.targets.forEach((t, i) => {
       if (i % every !== 0) return;
       const result = CHECK_RESULTS[Math.floor(rnd() * CHECK_RESULTS.length)]!;
-      const r: ProbeResult = {
-        up: result === "up",
+      const r = probeResult({
         result,
         statusCode: Math.floor(rnd() * 600),
         durationMs: rnd() * 3000,
-        reason: "",
-        redirects: 0,
-        bodyBytes: 0,
-        startedAt: 0,
-        tlsCertExpiry: i % 2 ? Math.floor(1.7e9 + rnd() * 1e8) : undefined,
-      };
+      });
+      store.recordCertExpiry(t.key, i % 2 ? Math.floor(1.7e9 + rnd() * 1e8) : undefined);
       store.record(t.key, r, 1.7e12 + Math.floor(rnd() * 1e9));
     });
   };

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { buildConfig } from "../../lib/config/validate.ts";
 import { escapeLabelValue } from "../../lib/metrics/exposition.ts";
-import type { ProbeResult } from "../../lib/check/probe.ts";
+import type { ProbeResult } from "../../lib/check/outcome.ts";
 import { expositionFor, probeResult } from "../_helpers/servers.ts";
 
-const result = (partial: Partial<ProbeResult>) => probeResult({ durationMs: 12.3456, ...partial });
+const result = (partial: Partial<Omit<ProbeResult, "up">>) =>
+  probeResult({ durationMs: 12.3456, ...partial });
 
 function setup(yaml: string) {
   const config = buildConfig(yaml, {}, { env: {} });
@@ -25,7 +26,7 @@ Deno.test("exposition renders the metrics contract", async (t) => {
   store.record(a!.key, result({ durationMs: 298.5612 }), 1_700_000_000_123);
   store.record(
     b!.key,
-    result({ up: false, result: "status", statusCode: 503, durationMs: 1500 }),
+    result({ result: "status", statusCode: 503, durationMs: 1500 }),
     1_700_000_000_500,
   );
   const text = (await exposition.body()).text;
@@ -163,6 +164,16 @@ Deno.test("exposition caching", async (t) => {
       text,
       /^sample_external_url_checks_total\{url="http:\/\/a.test\/",result="up"\} 0$/m,
     );
+  });
+  await t.step("a certificate expiry is exported once the target has a check", async () => {
+    const { config, store, exposition, advance } = setup("targets: [{url: 'https://a.test/'}]");
+    const key = config.targets[0]!.key;
+    const expiry = /^sample_external_url_tls_cert_expiry_timestamp_seconds\{.*\} (\S+)$/m;
+    store.recordCertExpiry(key, 1_800_000_000.25);
+    assert.doesNotMatch((await exposition.body()).text, expiry);
+    store.record(key, result({}), Date.now());
+    advance(1);
+    assert.equal(expiry.exec((await exposition.body()).text)?.[1], "1800000000.25");
   });
   await t.step("metric prefix is configurable", async () => {
     const { config, store, exposition } = setup(

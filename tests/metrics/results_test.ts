@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { buildConfig } from "../../lib/config/validate.ts";
-import type { ProbeResult } from "../../lib/check/probe.ts";
+import type { ProbeResult } from "../../lib/check/outcome.ts";
 import { ResultsStore } from "../../lib/metrics/results.ts";
 import { probeResult } from "../_helpers/servers.ts";
 
 const up = (ms: number): ProbeResult => probeResult({ durationMs: ms });
-const down: ProbeResult = { ...up(10), up: false, result: "timeout", statusCode: 0 };
+const down: ProbeResult = probeResult({ result: "timeout", statusCode: 0, durationMs: 10 });
 
 Deno.test("results store", async (t) => {
   const config = buildConfig(
@@ -31,6 +31,16 @@ Deno.test("results store", async (t) => {
     assert.deepEqual(store.record(b!.key, down, 4)?.wasUp, undefined);
     assert.equal(store.record(b!.key, down, 5), undefined);
     assert.equal(store.record(b!.key, up(1), 6)?.wasUp, false);
+  });
+  await t.step("certificate expiry is recorded by its own call and counts as a change", () => {
+    const before = store.version;
+    store.recordCertExpiry(a!.key, 1_800_000_000);
+    assert.equal(store.get(a!.key)!.certExpiry, 1_800_000_000);
+    assert.equal(store.version, before + 1);
+    store.recordCertExpiry(a!.key, 1_800_000_000);
+    assert.equal(store.version, before + 1, "the same expiry again is no change");
+    store.recordCertExpiry("no such key", 1);
+    assert.equal(store.version, before + 1, "unknown keys are ignored");
   });
   await t.step("readiness waits for every target", () => {
     assert.ok(store.allChecked());
@@ -61,5 +71,8 @@ Deno.test("results store", async (t) => {
     assert.deepEqual(s.buckets, [0, 0]);
     assert.equal(s.sumSeconds, 0);
     assert.equal(s.counts[0], 3);
+    assert.equal(s.certExpiry, 1_800_000_000, "the certificate expiry is kept");
+    store.recordCertExpiry(a!.key, undefined);
+    assert.equal(store.get(a!.key)!.certExpiry, undefined);
   });
 });

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { err, ok } from "../../lib/util/result.ts";
 import { buildConfig } from "../../lib/config/validate.ts";
-import { Exposition } from "../../lib/metrics/exposition.ts";
+import { Exposition } from "../../lib/metrics/exposition_cache.ts";
 import { createHandler } from "../../lib/server/routes.ts";
-import type { ProbeResult } from "../../lib/check/probe.ts";
+import type { ProbeResult } from "../../lib/check/outcome.ts";
 import { ResultsStore } from "../../lib/metrics/results.ts";
 import { SelfMetrics } from "../../lib/metrics/self_metrics.ts";
 

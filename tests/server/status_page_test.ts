@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { buildConfig } from "../../lib/config/validate.ts";
-import type { ProbeResult } from "../../lib/check/probe.ts";
+import type { ProbeResult } from "../../lib/check/outcome.ts";
 import { ResultsStore } from "../../lib/metrics/results.ts";
 import { probeResult } from "../_helpers/servers.ts";
 import {

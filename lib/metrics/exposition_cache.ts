@@ -1,0 +1,257 @@
+/**
+ * Serves `/metrics` bodies from a cache: the per-target series
+ * (exposition.ts) and then the self-metrics registry, rendered straight into
+ * gzip and re-rendered only when something changed, so that many scrapers
+ * share one render and one compression.
+ *
+ * A render streams the text through gzip as it is written, so the plain body
+ * is never held whole, and lets the event loop turn every few milliseconds,
+ * so that checks in flight are not timed late by a long render. Only the gzip
+ * form is kept (what Prometheus asks for); the plain text is decompressed on
+ * first demand. With `maxStaleMs` a body may be served a little older than
+ * the newest results while results keep changing, which bounds the render
+ * cost whatever the scrape rate (see {@linkcode ExpositionOptions}).
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { createGzip, gunzipSync, gzipSync } from "node:zlib";
+import { ChunkWriter, snapshot, writeTargets } from "./exposition.ts";
+import type { ResultsStore } from "./results.ts";
+import type { SelfMetrics } from "./self_metrics.ts";
+
+/** gzip level: 1 is several times faster than the default for a slightly larger body. */
+const GZIP_LEVEL = 1;
+
+/**
+ * Most time a render runs before it lets the event loop turn, ms: short
+ * enough that checks in flight are timed on time.
+ */
+const RENDER_BUDGET_MS = 3;
+
+/**
+ * Resolves on a later turn of the event loop, after pending network I/O.
+ * A timer, not setImmediate: in Deno a chain of setImmediate callbacks never
+ * lets fetch's sockets progress.
+ */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * A rendered body. Rendering produces the gzip form (what Prometheus asks
+ * for); the plain bytes are decompressed on first demand and then kept.
+ */
+export class RenderedBody {
+  readonly renderedAt: number;
+  /** Length of the uncompressed body in bytes. */
+  readonly plainBytes: number;
+  #text?: string;
+  #bytes?: Uint8Array;
+  #gzip?: Uint8Array;
+
+  /** A body from its text (gzip made on first demand). */
+  constructor(text: string, renderedAt: number);
+  /** A body from its gzip form (plain bytes made on first demand). */
+  constructor(gzip: { gzip: Uint8Array; plainBytes: number }, renderedAt: number);
+  constructor(content: string | { gzip: Uint8Array; plainBytes: number }, renderedAt: number) {
+    if (typeof content === "string") {
+      this.#text = content;
+      this.#bytes = new TextEncoder().encode(content);
+      this.plainBytes = this.#bytes.byteLength;
+    } else {
+      this.#gzip = content.gzip;
+      this.plainBytes = content.plainBytes;
+    }
+    this.renderedAt = renderedAt;
+  }
+
+  /** The uncompressed body. */
+  get bytes(): Uint8Array {
+    this.#bytes ??= gunzipSync(this.#gzip!);
+    return this.#bytes;
+  }
+
+  /** The body as text. */
+  get text(): string {
+    this.#text ??= new TextDecoder().decode(this.bytes);
+    return this.#text;
+  }
+
+  /** The gzip-compressed body, compressed once and shared by every scrape. */
+  gzip(): Promise<Uint8Array> {
+    this.#gzip ??= gzipSync(this.bytes, { level: GZIP_LEVEL });
+    return Promise.resolve(this.#gzip);
+  }
+}
+
+/** Options of {@linkcode Exposition}. */
+export interface ExpositionOptions {
+  /** Re-render at most this old even when no result changed (self-metrics age). Default 1000 ms. */
+  maxAgeMs?: number;
+  /**
+   * Most staleness traded for cheap scrapes while results keep changing.
+   * With 0 (the default) every scrape after a change waits for a fresh
+   * render. Above 0, a body younger than min(`maxStaleMs`, 10 × the last
+   * render's time) is served although results changed since, and one up to
+   * twice that age is served while its successor renders in the background:
+   * renders then take a bounded share of the time whatever the scrape rate,
+   * and no scraper waits for one, while a scraper that comes rarely
+   * (Prometheus) still gets a fresh render.
+   */
+  maxStaleMs?: number;
+  /** Monotonic clock in ms. Default: `performance.now`. */
+  now?: () => number;
+}
+
+/**
+ * Serves the exposition from a cache that is rebuilt when results change.
+ *
+ * What it watches: the store's `version` and the self-metrics' `version`
+ * (a change makes the body stale, which `maxStaleMs` may still serve), and
+ * the store's `configVersion` and the self-metrics' `reloadVersion` (a
+ * change is never served stale), besides the prefix and `maxAgeMs`.
+ */
+export class Exposition {
+  readonly #store: ResultsStore;
+  readonly #self: SelfMetrics;
+  readonly #prefix: () => string;
+  readonly #maxAgeMs: number;
+  readonly #maxStaleMs: number;
+  readonly #now: () => number;
+  #cached?: { version: string; shape: string; prefix: string; body: RenderedBody };
+  #pending?: Promise<RenderedBody>;
+  #pendingKey = "";
+  #lastRenderMs = 0;
+  /** Renders done so far (for tests and benchmarks). */
+  renders = 0;
+
+  constructor(
+    store: ResultsStore,
+    self: SelfMetrics,
+    options: ExpositionOptions & { prefix: () => string },
+  ) {
+    this.#store = store;
+    this.#self = self;
+    this.#prefix = options.prefix;
+    this.#maxAgeMs = options.maxAgeMs ?? 1000;
+    this.#maxStaleMs = options.maxStaleMs ?? 0;
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  /** The current body: cached when nothing changed, otherwise rendered once for all waiting scrapers. */
+  body(): Promise<RenderedBody> {
+    const cached = this.#cached;
+    const prefix = this.#prefix();
+    // Only changed results may be served stale: never a new prefix, target list or reload.
+    if (cached && cached.prefix === prefix && cached.shape === this.#shape()) {
+      const age = this.#now() - cached.body.renderedAt;
+      if (cached.version === this.#version() && age < this.#maxAgeMs) {
+        return Promise.resolve(cached.body);
+      }
+      const stale = this.staleWindowMs;
+      if (age < stale) return Promise.resolve(cached.body);
+      this.#startRender(prefix);
+      if (age < 2 * stale) return Promise.resolve(cached.body);
+      return this.#pending!;
+    }
+    this.#startRender(prefix);
+    return this.#pending!;
+  }
+
+  /**
+   * How long a body is served after results changed: min(`maxStaleMs`, 10 ×
+   * the last render's wall time); 0 when `maxStaleMs` is 0.
+   */
+  get staleWindowMs(): number {
+    return Math.min(this.#maxStaleMs, 10 * this.#lastRenderMs);
+  }
+
+  /** Starts a render unless one is running that will show the current prefix and shape. */
+  #startRender(prefix: string): void {
+    const key = `${prefix} ${this.#shape()}`;
+    if (this.#pending && this.#pendingKey === key) return;
+    const after = this.#pending ?? Promise.resolve();
+    const pending: Promise<RenderedBody> = after.catch(() => {}).then(() => this.#render(prefix))
+      .finally(() => {
+        if (this.#pending === pending) this.#pending = undefined;
+      });
+    this.#pending = pending;
+    this.#pendingKey = key;
+  }
+
+  /** Changes when the target list or buckets were applied, or on a reload attempt. */
+  #shape(): string {
+    return `${this.#store.configVersion}/${this.#self.reloadVersion}`;
+  }
+
+  /** Changes whenever a result or a self metric that is not sampled live changed. */
+  #version(): string {
+    return `${this.#store.version}/${this.#self.version}`;
+  }
+
+  async #render(prefix: string): Promise<RenderedBody> {
+    const startedAt = this.#now();
+    const t0 = performance.now();
+    const version = this.#version();
+    const shape = this.#shape();
+    const snap = snapshot(this.#store);
+    const gzip = new GzipStream();
+    const w = new ChunkWriter((chunk) => gzip.write(chunk));
+    let sliceStart = performance.now();
+    await writeTargets(w, snap, {
+      prefix,
+      pause: () => {
+        if (performance.now() - sliceStart < RENDER_BUDGET_MS) return undefined;
+        return gzip.drained().then(nextTurn).then(() => {
+          sliceStart = performance.now();
+        });
+      },
+    });
+    w.text(await this.#self.registry.metrics());
+    w.flush();
+    const body = new RenderedBody({ gzip: await gzip.end(), plainBytes: w.written }, startedAt);
+    this.#cached = { version, shape, prefix, body };
+    this.#lastRenderMs = performance.now() - t0;
+    this.renders++;
+    return body;
+  }
+}
+
+/** node:zlib gzip fed chunk by chunk, collecting the compressed bytes. */
+class GzipStream {
+  readonly #gzip = createGzip({ level: GZIP_LEVEL });
+  readonly #out: Uint8Array[] = [];
+  #bytes = 0;
+  #written: Promise<void> = Promise.resolve();
+  readonly #ended: Promise<void>;
+
+  constructor() {
+    this.#gzip.on("data", (d: Uint8Array) => {
+      this.#out.push(d);
+      this.#bytes += d.byteLength;
+    });
+    this.#ended = new Promise<void>((resolve, reject) => {
+      this.#gzip.on("end", resolve);
+      this.#gzip.on("error", reject);
+    });
+  }
+
+  /** Queues a chunk for compression. */
+  write(chunk: Uint8Array): void {
+    this.#written = new Promise((resolve) => this.#gzip.write(chunk, () => resolve()));
+  }
+
+  /** Resolves when gzip has taken the last chunk written. */
+  drained(): Promise<void> {
+    return this.#written;
+  }
+
+  /** Ends the stream; resolves with the whole compressed body. */
+  async end(): Promise<Uint8Array> {
+    this.#gzip.end();
+    await this.#ended;
+    return this.#out.length === 1 ? this.#out[0]! : Buffer.concat(this.#out, this.#bytes);
+  }
+}
