@@ -19,7 +19,8 @@
  */
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { parseDocument } from "yaml";
+import { readTextFileAtMost } from "../util/read_file.ts";
+import { parseYaml } from "../util/yaml.ts";
 
 /** A web config file (or a file it names) larger than this is refused unread. */
 const MAX_FILE_BYTES = 1024 * 1024;
@@ -76,16 +77,15 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** Reads one file of the web config; `what` names it in the message. */
 async function readFile(path: string, what: string): Promise<string> {
-  try {
-    const info = await Deno.stat(path);
-    if (info.size > MAX_FILE_BYTES) {
-      throw new WebConfigError(`${what} ${path}: larger than ${MAX_FILE_BYTES} bytes`);
-    }
-    return new TextDecoder("utf-8", { fatal: true }).decode(await Deno.readFile(path));
-  } catch (e) {
-    if (e instanceof WebConfigError) throw e;
-    const reason = e instanceof TypeError ? "not valid UTF-8" : (e as Error).message;
-    throw new WebConfigError(`${what} ${path}: cannot read: ${reason}`);
+  const read = await readTextFileAtMost(path, { maxBytes: MAX_FILE_BYTES });
+  if (read.ok) return read.value;
+  switch (read.error.kind) {
+    case "too_large":
+      throw new WebConfigError(`${what} ${path}: larger than ${read.error.limit} bytes`);
+    case "not_utf8":
+      throw new WebConfigError(`${what} ${path}: cannot read: not valid UTF-8`);
+    case "io":
+      throw new WebConfigError(`${what} ${path}: cannot read: ${read.error.message}`);
   }
 }
 
@@ -123,14 +123,10 @@ class Context {
 export async function loadWebConfig(path: string): Promise<WebConfig> {
   const text = await readFile(path, "web config");
   const ctx = new Context(path);
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
-  if (doc.errors.length > 0) ctx.fail(`invalid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
-  } catch (e) {
-    ctx.fail(`invalid YAML: ${(e as Error).message}`);
-  }
+  const parsed = parseYaml(text);
+  // The first problem only, as the message always said; all at once is a later change.
+  if (!parsed.ok) return ctx.fail(`invalid YAML: ${parsed.error[0]!.message}`);
+  const raw = parsed.value.value ?? {};
   if (!isObject(raw)) return ctx.fail("the top level must be a mapping");
   for (const key of Object.keys(raw)) {
     if (key === "http_server_config") ctx.fail(`'${key}' is not supported`);

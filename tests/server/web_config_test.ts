@@ -105,6 +105,13 @@ Deno.test("loadWebConfig refuses bad configs with a clear message and no secret"
       await Deno.writeTextFile(`${dir}/huge.yml`, "#".repeat(2 * 1024 * 1024));
       await assert.rejects(loadWebConfig(`${dir}/huge.yml`), /larger than/);
     });
+    await t.step("a file without a size (/dev/zero) is read only up to the limit", async () => {
+      await Deno.writeTextFile(`${dir}/zero.yml`, "bearer_token_file: /dev/zero\n");
+      await assert.rejects(
+        loadWebConfig(`${dir}/zero.yml`),
+        new WebConfigError("bearer token file /dev/zero: larger than 1048576 bytes"),
+      );
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
