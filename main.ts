@@ -14,7 +14,8 @@ import { formatDuration } from "./lib/config/units.ts";
 import { loadConfig } from "./lib/config/load.ts";
 import { Logger } from "./lib/util/log.ts";
 import { VERSION } from "./lib/util/version.ts";
-import { loadWebConfig, WebConfigError, WebServer } from "./lib/server/web_config.ts";
+import { loadWebConfig, WebConfigError } from "./lib/server/web_config.ts";
+import { WebServer } from "./lib/server/server.ts";
 
 /** Most time a shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 1800;

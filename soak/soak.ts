@@ -19,7 +19,7 @@ import { App } from "../lib/app.ts";
 import { buildConfig } from "../lib/config/validate.ts";
 import { parseDuration } from "../lib/config/units.ts";
 import { Logger } from "../lib/util/log.ts";
-import { WebServer } from "../lib/server/web_config.ts";
+import { WebServer } from "../lib/server/server.ts";
 import { hostileFixture } from "../tests/_helpers/hostile_server.ts";
 
 const { values } = parseArgs({

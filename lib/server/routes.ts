@@ -1,6 +1,9 @@
 /**
- * The HTTP layer: a plain `(Request) => Promise<Response>` handler that can be
- * tested by calling it, without a socket.
+ * The HTTP layer: one table of every endpoint (path, methods, whether it is
+ * open without credentials, handler) and a plain `(Request) => Promise<Response>`
+ * handler built from it, testable by calling it without a socket. A path is
+ * served only by its own entry: anything else is 404, so adding an endpoint
+ * is one entry here and nothing else.
  *
  * @module
  */
@@ -20,14 +23,16 @@ export interface HandlerDeps {
   version: string;
 }
 
-const ROUTES: Record<string, string[]> = {
-  "/metrics": ["GET", "HEAD"],
-  "/metrics/": ["GET", "HEAD"],
-  "/": ["GET", "HEAD"],
-  "/healthz": ["GET", "HEAD"],
-  "/readyz": ["GET", "HEAD"],
-  "/-/reload": ["POST", "PUT"],
-};
+/** One endpoint. */
+export interface Route {
+  readonly path: string;
+  /** The methods it answers; any other gets 405 with these in `Allow`. */
+  readonly methods: readonly string[];
+  /** Served without credentials even when the web config asks for them (kubelet probes). */
+  readonly open: boolean;
+  /** Answers a request whose path and method matched. */
+  readonly handle: (req: Request, deps: HandlerDeps) => Response | Promise<Response>;
+}
 
 function text(status: number, body: string, headers: HeadersInit = {}): Response {
   return new Response(body, {
@@ -47,55 +52,94 @@ function acceptsGzip(req: Request): boolean {
   });
 }
 
-/** Builds the request handler. */
+async function serveMetrics(req: Request, deps: HandlerDeps): Promise<Response> {
+  const body = await deps.exposition.body();
+  const headers: Record<string, string> = { "content-type": CONTENT_TYPE, vary: "Accept-Encoding" };
+  let bytes = body.bytes;
+  if (acceptsGzip(req)) {
+    bytes = await body.gzip();
+    headers["content-encoding"] = "gzip";
+  }
+  headers["content-length"] = String(bytes.byteLength);
+  const head = req.method === "HEAD";
+  return new Response(head ? null : bytes as Uint8Array<ArrayBuffer>, { headers });
+}
+
+function serveStatusPage(req: Request, deps: HandlerDeps): Response {
+  const html = renderStatusPage(deps.store.states, { version: deps.version });
+  return new Response(req.method === "HEAD" ? null : html, {
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+      "content-security-policy": STATUS_PAGE_CSP,
+      "x-content-type-options": "nosniff",
+    },
+  });
+}
+
+function serveHealth(req: Request): Response {
+  return text(200, req.method === "HEAD" ? "" : "OK\n");
+}
+
+function serveReady(req: Request, deps: HandlerDeps): Response {
+  const head = req.method === "HEAD";
+  return deps.store.allChecked()
+    ? text(200, head ? "" : "OK\n")
+    : text(503, head ? "" : "Not ready: waiting for the first check of every target\n");
+}
+
+async function serveReload(_req: Request, deps: HandlerDeps): Promise<Response> {
+  const reloaded = await deps.reload();
+  return reloaded.ok ? text(200, "Reloaded\n") : text(500, `Reload failed: ${reloaded.error}\n`);
+}
+
+const READ = ["GET", "HEAD"];
+
+/** Every endpoint of the exporter; frozen, since which paths are open is read from it. */
+export const ROUTES: readonly Route[] = Object.freeze(
+  [
+    { path: "/metrics", methods: READ, open: false, handle: serveMetrics },
+    { path: "/metrics/", methods: READ, open: false, handle: serveMetrics },
+    { path: "/", methods: READ, open: false, handle: serveStatusPage },
+    { path: "/healthz", methods: READ, open: true, handle: serveHealth },
+    { path: "/readyz", methods: READ, open: true, handle: serveReady },
+    { path: "/-/reload", methods: ["POST", "PUT"], open: false, handle: serveReload },
+  ].map((route) => Object.freeze({ ...route, methods: Object.freeze(route.methods) })),
+);
+
+const BY_PATH: ReadonlyMap<string, Route> = new Map(ROUTES.map((route) => [route.path, route]));
+
+/**
+ * Whether `path` is served without credentials (`/healthz`, `/readyz`).
+ *
+ * @example
+ * ```ts
+ * isOpenPath("/healthz"); // true
+ * isOpenPath("/metrics"); // false
+ * ```
+ */
+export function isOpenPath(path: string): boolean {
+  return BY_PATH.get(path)?.open === true;
+}
+
+/**
+ * Builds the request handler: the route of the path, 404 without one, 405
+ * (with `Allow`) for a method it does not answer.
+ *
+ * @example
+ * ```ts
+ * const handler = createHandler({ exposition, store, reload, version: "1.0.0" });
+ * const res = await handler(new Request("http://x/healthz")); // 200 "OK\n"
+ * ```
+ */
 export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Response> {
+  // async, so that a handler that throws rejects (onError answers) instead of throwing.
   return async (req) => {
-    const path = new URL(req.url).pathname;
-    const methods = ROUTES[path];
-    if (!methods) return text(404, "Not Found\n");
-    if (!methods.includes(req.method)) {
-      return text(405, "Method Not Allowed\n", { allow: methods.join(", ") });
+    const route = BY_PATH.get(new URL(req.url).pathname);
+    if (!route) return text(404, "Not Found\n");
+    if (!route.methods.includes(req.method)) {
+      return text(405, "Method Not Allowed\n", { allow: route.methods.join(", ") });
     }
-    const head = req.method === "HEAD";
-    switch (path) {
-      case "/metrics":
-      case "/metrics/": {
-        const body = await deps.exposition.body();
-        const headers: Record<string, string> = {
-          "content-type": CONTENT_TYPE,
-          vary: "Accept-Encoding",
-        };
-        let bytes = body.bytes;
-        if (acceptsGzip(req)) {
-          bytes = await body.gzip();
-          headers["content-encoding"] = "gzip";
-        }
-        headers["content-length"] = String(bytes.byteLength);
-        return new Response(head ? null : bytes as Uint8Array<ArrayBuffer>, { headers });
-      }
-      case "/": {
-        const html = renderStatusPage(deps.store.states, { version: deps.version });
-        return new Response(head ? null : html, {
-          headers: {
-            "content-type": "text/html; charset=utf-8",
-            "cache-control": "no-store",
-            "content-security-policy": STATUS_PAGE_CSP,
-            "x-content-type-options": "nosniff",
-          },
-        });
-      }
-      case "/healthz":
-        return text(200, head ? "" : "OK\n");
-      case "/readyz":
-        return deps.store.allChecked()
-          ? text(200, head ? "" : "OK\n")
-          : text(503, head ? "" : "Not ready: waiting for the first check of every target\n");
-      default: {
-        const reloaded = await deps.reload();
-        return reloaded.ok
-          ? text(200, "Reloaded\n")
-          : text(500, `Reload failed: ${reloaded.error}\n`);
-      }
-    }
+    return await route.handle(req, deps);
   };
 }

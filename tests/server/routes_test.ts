@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { err, ok } from "../../lib/util/result.ts";
 import { buildConfig } from "../../lib/config/validate.ts";
 import { Exposition } from "../../lib/metrics/exposition_cache.ts";
-import { createHandler } from "../../lib/server/routes.ts";
+import { createHandler, isOpenPath, ROUTES } from "../../lib/server/routes.ts";
 import type { ProbeResult } from "../../lib/check/outcome.ts";
 import { ResultsStore } from "../../lib/metrics/results.ts";
 import { SelfMetrics } from "../../lib/metrics/self_metrics.ts";
@@ -133,5 +133,74 @@ Deno.test("handler routes", async (t) => {
       await bad.text(),
       "Reload failed: Cannot load config: 'targets' must be a list of targets\n",
     );
+  });
+});
+
+Deno.test("route table: every entry is reachable, nothing else reaches a handler", async (t) => {
+  const { call, reloads } = setup();
+  const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
+  await t.step("each entry answers its methods and 405 with its Allow for the others", async () => {
+    let expectedReloads = 0;
+    for (const route of ROUTES) {
+      for (const method of METHODS) {
+        const res = await call(route.path, { method });
+        await res.body?.cancel();
+        const where = `${method} ${route.path}`;
+        if (route.methods.includes(method)) {
+          assert.ok(res.status !== 404 && res.status !== 405, `${where}: ${res.status}`);
+          if (route.path === "/-/reload") expectedReloads++;
+        } else {
+          assert.equal(res.status, 405, where);
+          assert.equal(res.headers.get("allow"), route.methods.join(", "), where);
+        }
+        assert.equal(reloads(), expectedReloads, `${where}: reloads only on its own entry`);
+      }
+    }
+    assert.equal(expectedReloads, 2, "POST and PUT /-/reload");
+  });
+  await t.step("a path outside the table is 404 for every method, never a reload", async () => {
+    const before = reloads();
+    const outside = [
+      "/-/reloadx",
+      "/-/reload/",
+      "/-/RELOAD",
+      "/-/",
+      "/metricsx",
+      "/METRICS",
+      "/metrics//",
+      "//metrics",
+      "/healthz/",
+      "/readyz/x",
+      "/index.html",
+    ];
+    for (const path of outside) {
+      for (const method of METHODS) {
+        const res = await call(path, { method });
+        assert.equal(res.status, 404, `${method} ${path}`);
+        assert.equal(await res.text(), "Not Found\n");
+      }
+    }
+    assert.equal(reloads(), before);
+  });
+  await t.step("POST / and POST /metrics are 405, never a reload", async () => {
+    const before = reloads();
+    for (const path of ["/", "/metrics", "/healthz"]) {
+      const res = await call(path, { method: "POST" });
+      assert.equal(res.status, 405, path);
+      assert.equal(res.headers.get("allow"), "GET, HEAD");
+      await res.body?.cancel();
+    }
+    assert.equal(reloads(), before);
+  });
+  await t.step("open without credentials: exactly /healthz and /readyz", () => {
+    assert.deepEqual(ROUTES.filter((r) => r.open).map((r) => r.path), ["/healthz", "/readyz"]);
+    for (const route of ROUTES) assert.equal(isOpenPath(route.path), route.open, route.path);
+    for (const path of ["/healthz/", "/readyzx", "/HEALTHZ", "", "/nope"]) {
+      assert.equal(isOpenPath(path), false, path);
+    }
+  });
+  await t.step("the table cannot be changed at run time", () => {
+    assert.ok(Object.isFrozen(ROUTES));
+    assert.ok(ROUTES.every((r) => Object.isFrozen(r) && Object.isFrozen(r.methods)));
   });
 });
