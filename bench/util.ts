@@ -5,6 +5,11 @@
  * @module
  */
 
+import { freePort } from "../tests/_helpers/servers.ts";
+
+/** A free TCP port on 127.0.0.1 (the tests' helper: one copy). */
+export { freePort };
+
 /** Clock ticks per second of /proc/PID/stat times (USER_HZ; 100 on Linux). */
 const CLK_TCK = 100;
 
@@ -177,14 +182,6 @@ export function percentiles(values: ArrayLike<number>): Percentiles {
   let sum = 0;
   for (let i = 0; i < n; i++) sum += sorted[i]!;
   return { n, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted[n - 1]!, mean: sum / n };
-}
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 /** Sleeps `ms`, or less when `signal` aborts. */

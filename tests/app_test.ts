@@ -3,7 +3,8 @@ import { App } from "../lib/app.ts";
 import type { Config } from "../lib/config/schema.ts";
 import { buildConfig } from "../lib/config/validate.ts";
 import { Logger } from "../lib/util/log.ts";
-import { hangingServer, serve, until } from "./_helpers/servers.ts";
+import { hangingServer, serve } from "./_helpers/servers.ts";
+import { until } from "./_helpers/wait.ts";
 
 function makeApp(initial: string, env: Record<string, string> = {}) {
   const lines: string[] = [];

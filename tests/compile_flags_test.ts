@@ -17,8 +17,8 @@ import {
   startExporter,
   startTarget,
   taskWords,
-  until,
 } from "./_helpers/exporter.ts";
+import { until } from "./_helpers/wait.ts";
 
 /** Permissions the exporter must never get: it neither writes, runs nor loads anything. */
 const FORBIDDEN = ["-A", "--allow-all", "--allow-write", "--allow-run", "--allow-ffi"];
@@ -73,15 +73,16 @@ Deno.test("exporter under the compile task's permissions", async (t) => {
     await writeVersion("..v1", config(["/a"]));
     await Deno.symlink("..data/config.yaml", `${dir}/config.yaml`);
 
-    await using exporter = await startExporter(["--config", `${dir}/config.yaml`]);
+    await using exporter = await startExporter({ args: ["--config", `${dir}/config.yaml`] });
 
     await t.step("/healthz answers at once", async () => {
       assert.equal((await exporter.get("/healthz")).status, 200);
     });
     await t.step("/readyz turns 200 after the first check", async () => {
       await until(
-        "/readyz to answer 200",
         async () => (await exporter.get("/readyz")).status === 200,
+        10_000,
+        "/readyz to answer 200",
       );
     });
     await t.step("/metrics has the URL and the process metrics", async () => {
@@ -98,10 +99,14 @@ Deno.test("exporter under the compile task's permissions", async (t) => {
     });
     await t.step("a ConfigMap-style symlink swap is picked up without a restart", async () => {
       await writeVersion("..v2", config(["/a", "/down"]));
-      await until("the new target in /metrics", async () => {
-        const text = (await exporter.get("/metrics")).text;
-        return text.includes(`sample_external_url_up{url="${target.url}/down"} 0`);
-      });
+      await until(
+        async () => {
+          const text = (await exporter.get("/metrics")).text;
+          return text.includes(`sample_external_url_up{url="${target.url}/down"} 0`);
+        },
+        10_000,
+        "the new target in /metrics",
+      );
       assert.match(
         (await exporter.get("/metrics")).text,
         /^uptime_exporter_config_last_reload_successful 1$/m,

@@ -1,29 +1,7 @@
 import assert from "node:assert/strict";
-import { closedPort, EXPORTER_PERMISSIONS, serve, until } from "./_helpers/servers.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const PERMISSIONS = EXPORTER_PERMISSIONS;
-
-/** Runs main.ts as a real subprocess on a free port; collects stderr lines. */
-function startExporter(args: string[], env: Record<string, string> = {}) {
-  const port = closedPort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, "--listen", `127.0.0.1:${port}`, ...args],
-    env,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const lines: string[] = [];
-  const reading = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({ write: (chunk) => void lines.push(...chunk.split("\n").filter(Boolean)) }),
-  );
-  const base = `http://127.0.0.1:${port}`;
-  const get = async (path: string, init?: RequestInit) => {
-    const res = await fetch(base + path, init);
-    return { status: res.status, text: await res.text() };
-  };
-  return { child, lines, reading, base, get };
-}
+import { closedPort, serve } from "./_helpers/servers.ts";
+import { baseEnv, exporterArgs, startExporter } from "./_helpers/exporter.ts";
+import { until } from "./_helpers/wait.ts";
 
 async function metricsOnceUp(get: (p: string) => Promise<{ status: number; text: string }>) {
   await until(async () => {
@@ -46,7 +24,7 @@ Deno.test("main as a subprocess", async (t) => {
     file,
     `defaults: {interval: 500ms}\ntargets:\n  - url: ${target.url}/up\n`,
   );
-  const exporter = startExporter(["--config", file]);
+  const exporter = await startExporter({ args: ["--config", file] });
   try {
     await t.step("serves metrics over a real socket", async () => {
       const metrics = await metricsOnceUp(exporter.get);
@@ -80,20 +58,14 @@ Deno.test("main as a subprocess", async (t) => {
     });
     await t.step("SIGTERM exits 0 within 2 s", async () => {
       const start = performance.now();
-      exporter.child.kill("SIGTERM");
-      const status = await exporter.child.status;
+      const status = await exporter.stop("SIGTERM");
       const took = performance.now() - start;
       assert.equal(status.code, 0);
       assert.ok(took < 2000, `shutdown took ${took}ms`);
-      await exporter.reading;
       assert.ok(exporter.lines.some((l) => l.includes("shutting down") && l.includes("SIGTERM")));
     });
   } finally {
-    try {
-      exporter.child.kill("SIGKILL");
-    } catch { /* exited */ }
-    await exporter.child.status;
-    await exporter.reading.catch(() => {});
+    await exporter.stop("SIGKILL");
     Deno.removeSync(dir, { recursive: true });
   }
 });
@@ -107,18 +79,19 @@ Deno.test("main shuts down within 2 s with checks in flight", async () => {
     } catch { /* closed */ }
   })();
   const hanging = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`;
-  const exporter = startExporter(["--target", hanging, "--timeout", "10s", "--interval", "20s"]);
+  const exporter = await startExporter({
+    args: ["--target", hanging, "--timeout", "10s", "--interval", "20s"],
+  });
   try {
     await until(() => conns.length > 0, 10_000);
     const start = performance.now();
-    exporter.child.kill("SIGINT");
-    assert.equal((await exporter.child.status).code, 0);
+    assert.equal((await exporter.stop("SIGINT")).code, 0);
     assert.ok(performance.now() - start < 2000);
   } finally {
+    await exporter.stop("SIGKILL");
     listener.close();
     for (const c of conns) c.close();
     await accepting;
-    await exporter.reading.catch(() => {});
   }
 });
 
@@ -126,8 +99,10 @@ Deno.test("main honours PORT and UPTIME_EXPORTER_* from the environment", async 
   await using target = serve(() => new Response("ok"));
   const port = closedPort();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN],
+    args: exporterArgs(),
+    clearEnv: true,
     env: {
+      ...baseEnv(),
       PORT: String(port),
       UPTIME_EXPORTER_TARGETS: `${target.url}/env`,
       UPTIME_EXPORTER_METRIC_PREFIX: "env_prefix",

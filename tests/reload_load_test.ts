@@ -11,7 +11,7 @@ import type { Config } from "../lib/config/schema.ts";
 import { buildConfig } from "../lib/config/validate.ts";
 import { Logger } from "../lib/util/log.ts";
 import { hostileServer, parseMetrics } from "./_helpers/hostile_server.ts";
-import { until } from "./_helpers/servers.ts";
+import { until } from "./_helpers/wait.ts";
 
 const TARGETS = 1000;
 const RELOADS = 100;

@@ -13,7 +13,8 @@ import type { Config } from "../lib/config/schema.ts";
 import { buildConfig } from "../lib/config/validate.ts";
 import { type LogFormat, Logger } from "../lib/util/log.ts";
 import { hostileServer, tlsServer } from "./_helpers/hostile_server.ts";
-import { serve, until } from "./_helpers/servers.ts";
+import { serve } from "./_helpers/servers.ts";
+import { until } from "./_helpers/wait.ts";
 
 const HEADER_SECRET = 'pl4nted-H34der"tok\\en';
 const BODY_SECRET = "pl4nted-B0dy-s3cret";

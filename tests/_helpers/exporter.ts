@@ -1,8 +1,8 @@
 /**
- * Helpers shared by tests/compile_flags_test.ts and tests/chart/chart_test.ts: the
- * compile task's permission flags read from deno.json, the exporter started
- * with exactly those flags through `deno run` (the closest this machine gets
- * to the compiled binary), a loopback target server, and polling.
+ * The exporter as a process, for every suite that runs it: the compile task's
+ * permission flags read from deno.json, main.ts started with exactly those
+ * flags through `deno run` (the closest this machine gets to the compiled
+ * binary), and a loopback target server.
  *
  * Every server listens on 127.0.0.1 with port 0 and is closed by its owner.
  *
@@ -10,6 +10,8 @@
  */
 
 import assert from "node:assert/strict";
+import { stringify as stringifyYaml } from "yaml";
+import { waitFor } from "./wait.ts";
 
 /** The repository root, without a trailing slash. */
 export const ROOT: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -35,28 +37,8 @@ export function compilePermissionFlags(): string[] {
   return taskWords("compile").filter((w) => /^--(allow|deny)-/.test(w) || w === "-A");
 }
 
-/** Calls `fn` until it returns true; throws after `ms` with `what`. */
-export async function until(
-  what: string,
-  fn: () => boolean | Promise<boolean>,
-  ms = 10_000,
-): Promise<void> {
-  const deadline = performance.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await fn()) return;
-    } catch (e) {
-      last = e;
-    }
-    if (performance.now() > deadline) {
-      throw new Error(
-        `timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The compile task's permission flags, read once. */
+export const EXPORTER_PERMISSIONS: readonly string[] = compilePermissionFlags();
 
 /** A loopback HTTP server answering 200 "ok" on every path but /down (503). */
 export interface TargetServer extends AsyncDisposable {
@@ -74,57 +56,113 @@ export function startTarget(): TargetServer {
   return { url: `http://127.0.0.1:${server.addr.port}`, close, [Symbol.asyncDispose]: close };
 }
 
-/** A running exporter process. */
+/** Options of {@linkcode startExporter}. */
+export interface StartExporterOptions {
+  /** Flags after main.ts (the listen address and JSON logs come first; later flags win). */
+  args?: string[];
+  /** Environment on top of {@linkcode baseEnv} (the caller's UPTIME_EXPORTER_* never leaks in). */
+  env?: Record<string, string>;
+  /**
+   * A config to write as YAML and pass with `--config`; `writeConfig()` replaces
+   * it later. Default: no config file.
+   */
+  config?: unknown;
+  /** Directory of the config file. Default: a temporary one, removed on close. */
+  dir?: string;
+  /** How long to wait for the "listening" line, ms. Default: 30 s. */
+  startTimeoutMs?: number;
+}
+
+/** A running exporter process (main.ts through `deno run`, with the binary's permissions). */
 export interface Exporter extends AsyncDisposable {
-  /** http://127.0.0.1:PORT */
-  base: string;
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  /** `127.0.0.1:PORT`, for Prometheus' static_configs. */
+  host: string;
   pid: number;
   child: Deno.ChildProcess;
-  /** stderr so far, one entry per line (JSON log lines). */
+  /** stderr so far, one entry per line (JSON log lines, plus anything Deno printed). */
   lines: string[];
+  /** stderr and stdout so far, as text (for artifacts and failure messages). */
+  readonly log: string;
+  /** The config file, when `config` was given. */
+  configFile?: string;
+  /** Writes a new config file atomically (write, then rename, as Kubernetes does). */
+  writeConfig(config: unknown): Promise<void>;
   get(path: string, init?: RequestInit): Promise<{ status: number; text: string }>;
-  /** Sends `signal` and waits for the exit status. */
-  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+  /** POST /-/reload. */
+  reload(): Promise<{ status: number; body: string }>;
+  /** Sends `signal` (default SIGTERM) and waits for the exit; SIGKILL after `graceMs` (5 s). */
+  stop(signal?: Deno.Signal, graceMs?: number): Promise<Deno.CommandStatus>;
+}
+
+/** Only what deno itself needs, so the caller's UPTIME_EXPORTER_* cannot leak in. */
+export function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "LANG"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
 }
 
 /**
- * Starts main.ts with `deno run`, the compile task's permission flags and
- * `--no-prompt` (a missing permission throws instead of asking), listening on
- * 127.0.0.1 and a port the OS picks, logging JSON. Resolves once it listens.
+ * The arguments of `deno` that run the exporter as the compiled binary runs:
+ * `run`, the compile task's permission flags, `--no-prompt` (a missing
+ * permission throws instead of asking), main.ts, then `args`.
  */
-export async function startExporter(args: string[], env: Record<string, string> = {}): Promise<
-  Exporter
-> {
-  // The child sees only what it needs: no UPTIME_EXPORTER_* from the caller.
-  const baseEnv: Record<string, string> = {};
-  for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR", "LANG"]) {
-    const v = Deno.env.get(name);
-    if (v !== undefined) baseEnv[name] = v;
-  }
+export function exporterArgs(args: readonly string[] = []): string[] {
+  return ["run", "--no-prompt", ...compilePermissionFlags(), `${ROOT}/main.ts`, ...args];
+}
+
+/**
+ * Starts the exporter on 127.0.0.1 and a port the OS picks, logging JSON at
+ * debug level, and resolves once it listens. Close it with `await using` or
+ * `stop()`.
+ *
+ * @example
+ * ```ts
+ * await using exporter = await startExporter({ config: { targets: [{ url }] } });
+ * const { text } = await exporter.get("/metrics");
+ * ```
+ */
+export async function startExporter(options: StartExporterOptions = {}): Promise<Exporter> {
+  const ownDir = options.config !== undefined && options.dir === undefined
+    ? await Deno.makeTempDir({ prefix: "uptime-exporter-test-" })
+    : undefined;
+  const dir = options.dir ?? ownDir;
+  const configFile = options.config !== undefined ? `${dir}/exporter.yaml` : undefined;
+  const writeConfig = async (config: unknown) => {
+    if (!configFile) throw new Error("startExporter: no config file (pass `config`)");
+    await Deno.writeTextFile(`${configFile}.tmp`, stringifyYaml(config));
+    await Deno.rename(`${configFile}.tmp`, configFile);
+  };
+  if (options.config !== undefined) await writeConfig(options.config);
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      ...compilePermissionFlags(),
-      `${ROOT}/main.ts`,
+    args: exporterArgs([
       "--listen",
       "127.0.0.1:0",
       "--log-format",
       "json",
-      ...args,
-    ],
+      "--log-level",
+      "debug",
+      ...(configFile ? ["--config", configFile] : []),
+      ...(options.args ?? []),
+    ]),
     cwd: ROOT,
     clearEnv: true,
-    env: { ...baseEnv, ...env },
+    env: { ...baseEnv(), ...options.env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const lines: string[] = [];
+  let log = "";
   let rest = "";
   const reading = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
     new WritableStream({
       write(chunk) {
+        log += chunk;
         const parts = (rest + chunk).split("\n");
         rest = parts.pop() ?? "";
         lines.push(...parts.filter(Boolean));
@@ -134,62 +172,76 @@ export async function startExporter(args: string[], env: Record<string, string> 
       },
     }),
   );
-  const stdout = child.stdout.pipeTo(new WritableStream());
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (chunk) => void (log += chunk) }),
+  );
   let status: Deno.CommandStatus | undefined;
   const exited = child.status.then(async (s) => {
     status = s;
     await Promise.allSettled([reading, stdout]);
     return s;
   });
-  let base = "";
+  const cleanUp = () =>
+    ownDir ? Deno.remove(ownDir, { recursive: true }).catch(() => {}) : undefined;
+  let host: string;
   try {
-    await until("the exporter to listen", () => {
-      if (status) throw new Error(`exited with ${status.code}:\n${lines.join("\n")}`);
+    host = await waitFor("the exporter to listen", () => {
+      if (status) throw new Error(`exited with ${status.code}:\n${log}`);
       for (const line of lines) {
         try {
           const record = JSON.parse(line);
-          if (record.msg === "listening") {
-            base = `http://${record.address}`;
-            return true;
-          }
+          if (record.msg === "listening") return String(record.address);
         } catch { /* not JSON: Deno's own messages */ }
       }
-      return false;
-    }, 30_000);
+      return undefined;
+    }, { timeoutMs: options.startTimeoutMs ?? 30_000, everyMs: 20 });
   } catch (e) {
     if (!status) child.kill("SIGKILL");
     await exited;
+    await cleanUp();
     throw e;
   }
-  const stop = async (signal: Deno.Signal = "SIGTERM") => {
+  const url = `http://${host}`;
+  const stop = async (signal: Deno.Signal = "SIGTERM", graceMs = 5000) => {
     if (!status) {
       try {
         child.kill(signal);
       } catch { /* already gone */ }
     }
-    return await exited;
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, graceMs);
+    try {
+      return await exited;
+    } finally {
+      clearTimeout(timer);
+    }
   };
   return {
-    base,
+    url,
+    host,
     pid: child.pid,
     child,
     lines,
+    get log() {
+      return log;
+    },
+    configFile,
+    writeConfig,
     async get(path, init) {
-      const res = await fetch(base + path, init);
+      const res = await fetch(url + path, init);
       return { status: res.status, text: await res.text() };
+    },
+    async reload() {
+      const res = await fetch(`${url}/-/reload`, { method: "POST" });
+      return { status: res.status, body: await res.text() };
     },
     stop,
     async [Symbol.asyncDispose]() {
-      if (!status) {
-        const timer = setTimeout(() => {
-          try {
-            child.kill("SIGKILL");
-          } catch { /* gone */ }
-        }, 5000);
-        await stop("SIGTERM");
-        clearTimeout(timer);
-      }
-      await exited;
+      await stop("SIGTERM");
+      await cleanUp();
     },
   };
 }

@@ -27,6 +27,8 @@
  */
 
 const encoder = new TextEncoder();
+import { freePort } from "./servers.ts";
+
 const FIXTURES = new URL("../fixtures/hostile/", import.meta.url);
 
 /** Path of a file in tests/fixtures/hostile. */
@@ -56,14 +58,6 @@ export interface HostileOptions {
   trickleMs?: number;
   /** Size of the `/big-header` header value. Default: 1 MiB. */
   bigHeaderBytes?: number;
-}
-
-/** A port on 127.0.0.1 where nothing listens. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {

@@ -68,13 +68,16 @@ export function hangingServer(): TestServer {
   return { url: `http://127.0.0.1:${port}`, port, close, [Symbol.asyncDispose]: close };
 }
 
-/** A port on 127.0.0.1 where nothing listens (connection refused). */
-export function closedPort(): number {
+/** A port on 127.0.0.1 that was free a moment ago (for programs that need a number up front). */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;
 }
+
+/** A port on 127.0.0.1 where nothing listens (connection refused). */
+export const closedPort: () => number = freePort;
 
 /** A response whose body trickles one byte every `everyMs` until the client goes away. */
 export function tricklingBody(everyMs: number): Response {
@@ -102,37 +105,6 @@ export function tricklingBody(everyMs: number): Response {
 export function target(settings: Record<string, unknown>): TargetConfig {
   const config = buildConfig(JSON.stringify({ targets: [settings] }), {}, { env: {} });
   return config.targets[0]!;
-}
-
-/** Polls `fn` until it returns true, failing after `ms`. */
-export async function until(fn: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await fn())) {
-    if (performance.now() > deadline) throw new Error(`condition not met within ${ms}ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** The deno.json file of this repository. */
-const DENO_JSON = JSON.parse(
-  Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)),
-) as { tasks: Record<string, string> };
-
-/**
- * The permission flags of deno.json's `compile` task (parsed, not copied), so
- * every test that runs the exporter as a process runs it as the binary would.
- */
-export const EXPORTER_PERMISSIONS: readonly string[] = DENO_JSON.tasks.compile!
-  .split(/\s+/).filter((w) => /^--(allow|deny)-/.test(w));
-
-/** Only what deno itself needs, so the caller's UPTIME_EXPORTER_* cannot leak in. */
-export function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1" };
-  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
-  return env;
 }
 
 /**

@@ -13,7 +13,8 @@ import assert from "node:assert/strict";
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from "yaml";
 import { DEFAULT_TARGETS } from "../../lib/config/schema.ts";
 import { buildConfig } from "../../lib/config/validate.ts";
-import { ROOT, sampleNames, startExporter, startTarget, until } from "../_helpers/exporter.ts";
+import { ROOT, sampleNames, startExporter, startTarget } from "../_helpers/exporter.ts";
+import { until } from "../_helpers/wait.ts";
 
 const CHART = `${ROOT}/helm/uptime-exporter`;
 const FIXTURES = `${ROOT}/tests/fixtures/chart`;
@@ -706,15 +707,10 @@ function metricNames(expr: string): string[] {
 
 Deno.test("the alerts and the dashboard use metrics the exporter really exposes", async () => {
   await using target = startTarget();
-  await using exporter = await startExporter([
-    "--target",
-    `${target.url}/`,
-    "--interval",
-    "500ms",
-    "--timeout",
-    "400ms",
-  ]);
-  await until("/readyz", async () => (await exporter.get("/readyz")).status === 200);
+  await using exporter = await startExporter({
+    args: ["--target", `${target.url}/`, "--interval", "500ms", "--timeout", "400ms"],
+  });
+  await until(async () => (await exporter.get("/readyz")).status === 200, 10_000, "/readyz");
   const exposed = sampleNames((await exporter.get("/metrics")).text);
 
   const rule = only(

@@ -21,7 +21,8 @@ import {
   rejectionWatch,
   tlsServer,
 } from "../_helpers/hostile_server.ts";
-import { serve, target, until } from "../_helpers/servers.ts";
+import { serve, target } from "../_helpers/servers.ts";
+import { until } from "../_helpers/wait.ts";
 
 const TIMEOUT_MS = 1000;
 const SLACK_MS = 250;

@@ -4,7 +4,8 @@ import { App } from "../../lib/app.ts";
 import { buildConfig } from "../../lib/config/validate.ts";
 import { Logger } from "../../lib/util/log.ts";
 import { peerCertificateExpiry, TlsInfo } from "../../lib/check/tls_info.ts";
-import { hangingServer, serve, target, until } from "../_helpers/servers.ts";
+import { hangingServer, serve, target } from "../_helpers/servers.ts";
+import { until } from "../_helpers/wait.ts";
 import { hostileFixture, parseMetrics, tlsServer } from "../_helpers/hostile_server.ts";
 
 function notAfter(name: string): number {

@@ -11,7 +11,7 @@ import { type ConfigOverrides, DEFAULT_TARGETS } from "../../lib/config/schema.t
 import { formatDuration } from "../../lib/config/units.ts";
 import { loadConfig } from "../../lib/config/load.ts";
 import { VERSION } from "../../lib/util/version.ts";
-import { baseEnv, EXPORTER_PERMISSIONS } from "../_helpers/servers.ts";
+import { baseEnv, exporterArgs } from "../_helpers/exporter.ts";
 
 const FIXTURES = new URL("../fixtures/config/", import.meta.url).pathname;
 
@@ -414,7 +414,6 @@ Deno.test("sources, strongest first: flags, environment, file, defaults", async 
 // --- main.ts as a subprocess -------------------------------------------------
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const PERMISSIONS = EXPORTER_PERMISSIONS;
 
 interface Run {
   code: number;
@@ -425,7 +424,7 @@ interface Run {
 /** Runs main.ts to completion (it must exit by itself: no server may start). */
 async function runMain(args: string[], env: Record<string, string> = {}): Promise<Run> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, "main.ts", ...args],
+    args: exporterArgs(args),
     cwd: ROOT,
     env: { ...baseEnv(), ...env },
     clearEnv: true,

@@ -10,6 +10,7 @@ import { ConfigError } from "../../lib/config/problems.ts";
 import { buildConfig } from "../../lib/config/validate.ts";
 import { loadConfig } from "../../lib/config/load.ts";
 import { Logger } from "../../lib/util/log.ts";
+import { exporterArgs } from "../_helpers/exporter.ts";
 
 const encoder = new TextEncoder();
 
@@ -186,23 +187,12 @@ Deno.test("hostile YAML: a reload to a hostile file keeps the running config", a
 
 Deno.test("hostile YAML: the binary exits 2 with the reason and no stack trace", async (t) => {
   const { dir, files } = await writeCases();
-  const main = new URL("../../main.ts", import.meta.url).pathname;
   try {
     // A few representative cases: each run starts a process (~0.3 s).
     for (const name of [CASES[0]!.name, CASES[1]!.name, CASES[2]!.name, CASES[6]!.name]) {
       await t.step(name, async () => {
         const out = await new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            "--allow-read",
-            "--allow-env",
-            "--allow-net",
-            "--allow-sys=hostname",
-            main,
-            "--check-config",
-            "--config",
-            files.get(name)!,
-          ],
+          args: exporterArgs(["--check-config", "--config", files.get(name)!]),
           stdout: "piped",
           stderr: "piped",
           env: { NO_COLOR: "1" },

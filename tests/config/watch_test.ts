@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { watchConfigFile } from "../../lib/config/watch.ts";
-import { until } from "../_helpers/servers.ts";
+import { until } from "../_helpers/wait.ts";
 
 /** Writes a new version of a ConfigMap volume the way the kubelet does: a symlink swap. */
 function kubeletUpdate(dir: string, generation: number, content: string): void {

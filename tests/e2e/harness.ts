@@ -12,7 +12,11 @@
 
 import assert from "node:assert/strict";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { hangingServer } from "../_helpers/servers.ts";
+import { freePort, hangingServer } from "../_helpers/servers.ts";
+import { waitFor } from "../_helpers/wait.ts";
+
+export { type Exporter, startExporter } from "../_helpers/exporter.ts";
+export { waitFor };
 
 /** The repository root. */
 export const ROOT: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -20,37 +24,6 @@ export const ROOT: string = new URL("../../", import.meta.url).pathname.replace(
 /** Where screenshots and logs of a run go (`E2E_ARTIFACTS_DIR`, default tests/e2e/artifacts). */
 export const ARTIFACTS_DIR: string = Deno.env.get("E2E_ARTIFACTS_DIR") ??
   `${ROOT}/tests/e2e/artifacts`;
-
-// ---------------------------------------------------------------- waiting
-
-/**
- * Calls `fn` until it returns something other than `undefined`, at most until
- * `timeoutMs` has passed; then throws with `what` and the last error or value.
- */
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined> | T | undefined,
-  { timeoutMs = 20_000, everyMs = 250 }: { timeoutMs?: number; everyMs?: number } = {},
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-      last = undefined;
-    } catch (e) {
-      last = e;
-    }
-    if (performance.now() > deadline) {
-      const why = last instanceof Error ? `: ${last.message}` : "";
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`, {
-        cause: last,
-      });
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 // ---------------------------------------------------------------- tools
 
@@ -229,92 +202,6 @@ export class Proc implements AsyncDisposable {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close().then(() => {});
-  }
-}
-
-/** A port on 127.0.0.1 that was free a moment ago (for programs that need a number up front). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-// ---------------------------------------------------------------- the exporter
-
-/**
- * The permission flags of the `compile` task in deno.json: the compiled binary
- * runs with exactly these, so the exporter under test does too.
- */
-export function compiledPermissionFlags(): string[] {
-  const denoJson = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
-  const compile: string = denoJson.tasks?.compile ?? "";
-  const flags = compile.split(/\s+/).filter((f) => f.startsWith("--allow-"));
-  assert.ok(flags.length > 0, `no --allow-* flags found in deno.json's compile task: ${compile}`);
-  assert.ok(!flags.includes("--allow-all"), "the compile task must not use --allow-all");
-  return flags;
-}
-
-/** A running exporter. */
-export interface Exporter extends AsyncDisposable {
-  proc: Proc;
-  /** e.g. `http://127.0.0.1:40123` */
-  url: string;
-  host: string;
-  configFile: string;
-  /** Writes a new config file (the exporter also notices the change by itself). */
-  writeConfig(config: unknown): Promise<void>;
-  /** POST /-/reload; returns the status and body. */
-  reload(): Promise<{ status: number; body: string }>;
-  close(): Promise<void>;
-}
-
-/**
- * Starts the exporter with `deno run` and the compiled binary's permission
- * flags, on 127.0.0.1 with a port chosen by the OS, with `config` written to
- * a YAML file in `dir`.
- */
-export async function startExporter(dir: string, config: unknown): Promise<Exporter> {
-  const configFile = `${dir}/exporter.yaml`;
-  const writeConfig = async (c: unknown) => {
-    // Write then rename, as Kubernetes does: the exporter never reads half a file.
-    await Deno.writeTextFile(`${configFile}.tmp`, stringifyYaml(c));
-    await Deno.rename(`${configFile}.tmp`, configFile);
-  };
-  await writeConfig(config);
-  const deno = Deno.execPath();
-  const proc = new Proc("exporter", deno, [
-    "run",
-    "--quiet",
-    ...compiledPermissionFlags(),
-    `${ROOT}/main.ts`,
-    "--config",
-    configFile,
-    "--listen",
-    "127.0.0.1:0",
-    "--log-level",
-    "debug",
-  ], { cwd: ROOT });
-  try {
-    const m = await proc.waitForOutput(/msg=listening address=(127\.0\.0\.1:\d+)/, 60_000);
-    const host = m[1]!;
-    const url = `http://${host}`;
-    return {
-      proc,
-      url,
-      host,
-      configFile,
-      writeConfig,
-      async reload() {
-        const res = await fetch(`${url}/-/reload`, { method: "POST" });
-        return { status: res.status, body: await res.text() };
-      },
-      close: () => proc.close().then(() => {}),
-      [Symbol.asyncDispose]: () => proc.close().then(() => {}),
-    };
-  } catch (e) {
-    await proc.close();
-    throw e;
   }
 }
 

@@ -109,7 +109,7 @@ Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's
     [url.slow]: 1,
   };
 
-  await using exporter: Exporter = await startExporter(dir.path, config(true));
+  await using exporter: Exporter = await startExporter({ dir: dir.path, config: config(true) });
   let prom: Prometheus | undefined;
   try {
     await must(t, "the chart's alert rules load into Prometheus with a short for:", async () => {
@@ -311,7 +311,7 @@ Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's
     });
 
     await t.step("a failed reload keeps the old config and fires the reload alert", async () => {
-      await Deno.writeTextFile(exporter.configFile, "targets: [\n");
+      await Deno.writeTextFile(exporter.configFile!, "targets: [\n");
       const reload = await exporter.reload();
       assert.equal(reload.status, 500, reload.body);
       await waitFor("UptimeExporterConfigReloadFailed to fire", async () => {
@@ -326,12 +326,12 @@ Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's
       assert.equal(up.size, 4, "the running config stays in force");
     });
   } catch (e) {
-    await saveArtifact("exporter.log", exporter.proc.log).catch(() => {});
+    await saveArtifact("exporter.log", exporter.log).catch(() => {});
     if (prom) await saveArtifact("prometheus.log", prom.proc.log).catch(() => {});
     throw e;
   } finally {
     await prom?.close();
   }
-  const status = await exporter.proc.close();
-  assert.equal(status.code, 0, `the exporter exits cleanly on SIGTERM:\n${exporter.proc.log}`);
+  const status = await exporter.stop();
+  assert.equal(status.code, 0, `the exporter exits cleanly on SIGTERM:\n${exporter.log}`);
 });

@@ -79,15 +79,18 @@ Deno.test("e2e: a real browser shows the status page while checks run", async (t
     slow: `${targets.url}/slow`,
     hostile: `${targets.url}/redirect`,
   };
-  await using exporter = await startExporter(dir.path, {
-    defaults: { interval: "1s", timeout: "700ms" },
-    targets: [
-      { url: url.ok, labels: { team: "shop" } },
-      { url: url.unavailable, labels: { team: "payments" } },
-      { url: url.hang, interval: "2s" },
-      { url: url.slow },
-      { url: url.hostile, labels: { name: HOSTILE } },
-    ],
+  await using exporter = await startExporter({
+    dir: dir.path,
+    config: {
+      defaults: { interval: "1s", timeout: "700ms" },
+      targets: [
+        { url: url.ok, labels: { team: "shop" } },
+        { url: url.unavailable, labels: { team: "payments" } },
+        { url: url.hang, interval: "2s" },
+        { url: url.slow },
+        { url: url.hostile, labels: { name: HOSTILE } },
+      ],
+    },
   });
   await waitFor("the exporter to be ready (every target checked once)", async () => {
     const res = await fetch(`${exporter.url}/readyz`);
@@ -249,8 +252,8 @@ Deno.test("e2e: a real browser shows the status page while checks run", async (t
   });
 
   await browser.close();
-  const status = await exporter.proc.close();
-  assert.equal(status.code, 0, `the exporter exits cleanly on SIGTERM:\n${exporter.proc.log}`);
+  const status = await exporter.stop();
+  assert.equal(status.code, 0, `the exporter exits cleanly on SIGTERM:\n${exporter.log}`);
 });
 
 async function saveScreenshot(page: Page, name: string): Promise<void> {

@@ -3,7 +3,9 @@ import bcrypt from "bcryptjs";
 import { Logger } from "../../lib/util/log.ts";
 import { WebServer } from "../../lib/server/server.ts";
 import { hostileFixture } from "../_helpers/hostile_server.ts";
-import { TEST_CA_FILE, until } from "../_helpers/servers.ts";
+import { TEST_CA_FILE } from "../_helpers/servers.ts";
+import { until } from "../_helpers/wait.ts";
+import { exporterArgs } from "../_helpers/exporter.ts";
 import { ALICE_HASH, basic, tempDir, TLS_DIR } from "../_helpers/web_config.ts";
 
 /** A TLS client that trusts `caFile`; fetches `url` and returns the status (0 on failure). */
@@ -179,21 +181,15 @@ Deno.test("main: --web.config.file protects the real server; a bad one exits 2",
       `basic_auth_users: {alice: '${ALICE_HASH}'}\n`,
     "bad.yml": "basic_auth_users: {alice: hunter2-plain}\n",
   });
-  const main = new URL("../../main.ts", import.meta.url).pathname;
-  const args = (web: string) => [
-    "run",
-    "--allow-net",
-    "--allow-env",
-    "--allow-read",
-    "--allow-sys=hostname",
-    main,
-    "--target",
-    "http://127.0.0.1:9/",
-    "--listen",
-    "127.0.0.1:0",
-    "--web.config.file",
-    web,
-  ];
+  const args = (web: string) =>
+    exporterArgs([
+      "--target",
+      "http://127.0.0.1:9/",
+      "--listen",
+      "127.0.0.1:0",
+      "--web.config.file",
+      web,
+    ]);
   try {
     await t.step("a bad web config: exit 2, the reason, no secret", async () => {
       const out = await new Deno.Command(Deno.execPath(), {

@@ -5,7 +5,8 @@
 
 import assert from "node:assert/strict";
 import { Logger, type LoggerOptions } from "../../lib/util/log.ts";
-import { baseEnv, closedPort, EXPORTER_PERMISSIONS } from "../_helpers/servers.ts";
+import { closedPort } from "../_helpers/servers.ts";
+import { baseEnv, exporterArgs } from "../_helpers/exporter.ts";
 
 const T0 = Date.UTC(2024, 0, 2, 3, 4, 5, 678);
 const TS = "2024-01-02T03:04:05.678Z";
@@ -146,9 +147,7 @@ Deno.test("secrets are masked", async (t) => {
 
 // --- main.ts as a subprocess -------------------------------------------------
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const ROOT = new URL("../..", import.meta.url).pathname;
-const PERMISSIONS = EXPORTER_PERMISSIONS;
 
 /**
  * Runs main.ts until `done(stderr)` holds, then sends SIGTERM and waits for the
@@ -161,7 +160,7 @@ async function runUntil(
   limitMs = 15_000,
 ): Promise<{ code: number; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, "--listen", "127.0.0.1:0", ...args],
+    args: exporterArgs(["--listen", "127.0.0.1:0", ...args]),
     cwd: ROOT,
     env: { ...baseEnv(), ...env },
     clearEnv: true,
