@@ -65,8 +65,8 @@ export class App {
     });
     this.exposition = new Exposition(this.store, this.selfMetrics, {
       prefix: () => this.#config.metricPrefix,
-      // Bounds render cost under frequent scrapes; staleness scales with render time
-      // (~µs for a few targets, ≤1 s at 10,000+). See ExpositionOptions.maxStaleMs.
+      // Bounds render cost under frequent scrapes; staleness scales with render
+      // time, at most 1 s. See ExpositionOptions.maxStaleMs.
       maxStaleMs: 1000,
     });
     this.handler = createHandler({

@@ -391,7 +391,7 @@ let probedMax: number | undefined;
  * 1024, or fewer when the open-file limit is low: a sixth of (limit − 128),
  * leaving half the descriptors to checks (each guarded connection takes up to
  * three). Deno cannot read the limit without --allow-all, so it is probed once
- * by opening /dev/null until the OS refuses (at most 6,400 times, ~10 ms);
+ * by opening /dev/null until the OS refuses (at most 6,400 times);
  * running out of descriptors must not happen later, because `Deno.serve` ends
  * the process when its accept fails with EMFILE.
  */

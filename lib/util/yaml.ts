@@ -65,8 +65,8 @@ export function parseYaml(text: string): Result<YamlDocument, YamlError[]> {
     const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
     return err([{ message: `control character U+${code} is not allowed`, line, col }]);
   }
-  // Duplicate keys are found by duplicateKeyOffsets: the parser's own check
-  // (uniqueKeys) compares every pair of keys, 20 s for a 400 KB file.
+  // Duplicate keys are found by duplicateKeyOffsets in one walk: the parser's
+  // own check (uniqueKeys) compares every pair of keys (docs/performance.md).
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   if (doc.errors.some((e) => /call stack|stack overflow/i.test(e.message))) {
     // The parser recursed until the stack ran out: say so, not the parser's internals.
