@@ -7,15 +7,15 @@
  */
 
 import { App } from "./lib/app.ts";
-import { parseCli, USAGE } from "./lib/config/cli.ts";
+import { type CliOptions, parseCli, USAGE } from "./lib/config/cli.ts";
 import { ConfigError } from "./lib/config/problems.ts";
 import { watchConfigFile } from "./lib/config/watch.ts";
 import { formatDuration } from "./lib/config/units.ts";
-import { loadConfig } from "./lib/config/load.ts";
 import { Logger } from "./lib/util/log.ts";
 import { VERSION } from "./lib/util/version.ts";
 import { loadWebConfig, WebConfigError } from "./lib/server/web_config.ts";
 import { WebServer } from "./lib/server/server.ts";
+import { defaultMaxConnections } from "./lib/server/conn_guard.ts";
 
 /** Most time a shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 1800;
@@ -45,67 +45,19 @@ async function main(): Promise<void> {
     return;
   }
 
-  const config = await loadConfig(cli, { env });
-  if (cli.checkConfig && cli.webConfigFile) await loadWebConfig(cli.webConfigFile);
-  if (cli.checkConfig) {
-    console.log(`Config OK: ${config.targets.length} targets`);
-    for (const t of config.targets) {
-      console.log(
-        `  ${t.method} ${t.displayUrl} every ${formatDuration(t.intervalMs)}, timeout ${
-          formatDuration(t.timeoutMs)
-        }`,
-      );
-    }
-    return;
-  }
+  if (cli.checkConfig) return await checkConfig(cli, env);
 
   const logger = new Logger({ level: cli.logLevel, format: cli.logFormat });
+  // The descriptor budget is probed by opening files until the OS refuses:
+  // before the check engine's thread starts opening any of its own.
+  defaultMaxConnections();
   // A reload reads the file again with the environment the flags were read with.
-  const app = new App(config, {
+  const app = new App({
+    source: { file: cli.configFile, overrides: cli.overrides, env },
     logger,
     version: VERSION,
-    loadConfig: () => loadConfig(cli, { env }),
   });
   const stopping = new AbortController();
-
-  const server = await WebServer.start({
-    hostname: cli.listen.hostname,
-    port: cli.listen.port,
-    handler: app.handler,
-    webConfigFile: cli.webConfigFile,
-    logger,
-    onListen: ({ hostname, port }, tls) => {
-      logger.info("listening", {
-        address: `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
-        version: VERSION,
-        targets: config.targets.length,
-        tls,
-      });
-    },
-    onError: (err) => {
-      logger.error("request failed", { err: (err as Error).message });
-      return new Response("Internal Server Error\n", { status: 500 });
-    },
-  });
-  stopping.signal.addEventListener("abort", () => server.shutdown(), { once: true });
-  app.start();
-
-  const watching = cli.configFile && cli.watchConfig
-    ? watchConfigFile(cli.configFile, async () => {
-      logger.info("config file changed; reloading", { file: cli.configFile });
-      await app.reload();
-    }, { signal: stopping.signal }).catch((e) => {
-      logger.error("cannot watch the config file; reload with SIGHUP instead", {
-        err: (e as Error).message,
-      });
-    })
-    : Promise.resolve();
-
-  Deno.addSignalListener("SIGHUP", () => {
-    logger.info("SIGHUP received; reloading");
-    app.reload();
-    server.reload();
-  });
   const shutdown = async (signal: string) => {
     if (stopping.signal.aborted) return;
     logger.info("shutting down", { signal });
@@ -114,12 +66,80 @@ async function main(): Promise<void> {
       Deno.exit(0);
     }, SHUTDOWN_GRACE_MS);
     stopping.abort();
-    await Promise.allSettled([app.stop(), server.finished, watching]);
+    await Promise.allSettled([app.stop(), server?.shutdown(), watching]);
     clearTimeout(force);
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
   Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
+  let watching: Promise<void> = Promise.resolve();
+  // Assigned once it listens; a signal before that finds none to stop.
+  let server: WebServer | undefined = undefined;
+  let listening: { address: string; tls: boolean } | undefined;
+
+  // Listening while the config is loaded: /healthz answers while a large
+  // config is still parsed (in the check engine's thread); the other
+  // endpoints wait for it. A bad config is reported before a listen failure.
+  const serving = WebServer.start({
+    hostname: cli.listen.hostname,
+    port: cli.listen.port,
+    handler: app.handler,
+    webConfigFile: cli.webConfigFile,
+    logger,
+    // Said once the config is loaded too: a bad config prints only its problems.
+    onListen: ({ hostname, port }, tls) => {
+      listening = {
+        address: `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
+        tls,
+      };
+    },
+    onError: (err) => {
+      logger.error("request failed", { err: (err as Error).message });
+      return new Response("Internal Server Error\n", { status: 500 });
+    },
+  });
+  const [loaded, served] = await Promise.allSettled([app.start(), serving]);
+  if (loaded.status === "rejected") throw loaded.reason;
+  if (served.status === "rejected") throw served.reason;
+  server = served.value;
+  logger.info("listening", {
+    ...listening,
+    version: VERSION,
+    targets: loaded.value.targets.length,
+  });
+  if (stopping.signal.aborted) await server.shutdown();
+
+  if (cli.configFile && cli.watchConfig) {
+    watching = watchConfigFile(cli.configFile, async () => {
+      logger.info("config file changed; reloading", { file: cli.configFile });
+      await app.reload();
+    }, { signal: stopping.signal }).catch((e) => {
+      logger.error("cannot watch the config file; reload with SIGHUP instead", {
+        err: (e as Error).message,
+      });
+    });
+  }
+  Deno.addSignalListener("SIGHUP", () => {
+    logger.info("SIGHUP received; reloading");
+    app.reload();
+    server?.reload();
+  });
+}
+
+/** `--check-config`: validates the config (and the web config), prints a summary, exits. */
+async function checkConfig(cli: CliOptions, env: Record<string, string>): Promise<void> {
+  // Loaded here only: the running exporter parses its config in the check engine.
+  const { loadConfig } = await import("./lib/config/load.ts");
+  const config = await loadConfig(cli, { env });
+  if (cli.webConfigFile) await loadWebConfig(cli.webConfigFile);
+  console.log(`Config OK: ${config.targets.length} targets`);
+  for (const t of config.targets) {
+    console.log(
+      `  ${t.method} ${t.displayUrl} every ${formatDuration(t.intervalMs)}, timeout ${
+        formatDuration(t.timeoutMs)
+      }`,
+    );
+  }
 }
 
 if (import.meta.main) {

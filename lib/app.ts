@@ -1,70 +1,80 @@
 /**
- * Wires config → scheduler → probe → results store → exposition → HTTP
- * handler, and swaps the whole config at once on reload.
+ * Wires the pipeline: the check engine (config → scheduler → probe, in a
+ * Worker of its own) feeds the results store, which the exposition and the
+ * HTTP handler read on this thread. A reload asks the engine for a new config
+ * and, once it was validated and swapped in whole, applies it here.
  *
  * @module
  */
 
-import type { Config, TargetConfig } from "./config/schema.ts";
+import type {
+  ConfigSource,
+  ConfigView,
+  EngineStats,
+  ResultRecord,
+} from "./check/engine_protocol.ts";
+import { EngineClient } from "./check/engine_client.ts";
+import { ConfigError } from "./config/problems.ts";
 import { Exposition } from "./metrics/exposition_cache.ts";
-import { createHandler } from "./server/routes.ts";
-import { HttpClients } from "./check/http_clients.ts";
-import type { Logger } from "./util/log.ts";
-import { probe } from "./check/probe.ts";
-import { failure, type ProbeResult } from "./check/outcome.ts";
 import { ResultsStore } from "./metrics/results.ts";
-import { Scheduler } from "./check/scheduler.ts";
 import { SelfMetrics } from "./metrics/self_metrics.ts";
-import { TlsInfo } from "./check/tls_info.ts";
+import { createHandler } from "./server/routes.ts";
+import type { Logger } from "./util/log.ts";
 import { err, ok, type Result } from "./util/result.ts";
 
 /** Options of {@linkcode App}. */
 export interface AppOptions {
+  /** Where the config comes from; a reload reads it again. */
+  source: ConfigSource;
   logger: Logger;
   version: string;
-  /** Loads a fresh config for a reload; throws (e.g. ConfigError) when it is bad. */
-  loadConfig: () => Promise<Config>;
+  /**
+   * `worker` (the default): checks run in a Worker, isolated from serving;
+   * `inline`: on this thread (tests that need one thread).
+   */
+  isolation?: "worker" | "inline";
   /** Least time between two certificate lookups of one host:port. Default: 60 s. */
   tlsInfoRefreshMs?: number;
+  /** Called when the check engine dies; the default logs it and exits 1. */
+  onEngineCrash?: (error: unknown) => void;
 }
+
+const NO_STATS: EngineStats = {
+  inFlight: 0,
+  waiting: 0,
+  skipped: 0,
+  startDelaysMs: [],
+  tlsLookups: 0,
+};
 
 /** The running exporter, without the HTTP server and signals (main.ts owns those). */
 export class App {
   readonly store: ResultsStore = new ResultsStore();
   readonly selfMetrics: SelfMetrics;
   readonly exposition: Exposition;
-  readonly scheduler: Scheduler;
   /** The request handler for `Deno.serve`. */
   readonly handler: (req: Request) => Promise<Response>;
-  readonly #clients = new HttpClients();
-  /** Certificate expiry of https targets (one extra handshake per host:port per minute at most). */
-  readonly tlsInfo: TlsInfo;
   readonly #options: AppOptions;
-  #config: Config;
-  #reloading?: Promise<Result<Config, string>>;
+  readonly #engine: EngineClient;
+  #source: ConfigSource;
+  #config?: ConfigView;
+  #stats: EngineStats = NO_STATS;
+  #reloading?: Promise<Result<ConfigView, string>>;
+  readonly #loaded: Promise<void>;
+  #resolveLoaded!: () => void;
 
-  constructor(config: Config, options: AppOptions) {
-    this.#config = config;
+  constructor(options: AppOptions) {
     this.#options = options;
-    this.tlsInfo = new TlsInfo({ minRefreshMs: options.tlsInfoRefreshMs });
-    this.scheduler = new Scheduler((target, signal) => this.#check(target, signal), {
-      maxConcurrent: config.maxConcurrentChecks,
-      onSkip: (target) => {
-        this.selfMetrics.skipped();
-        options.logger.debug("check skipped: previous check still running", {
-          url: target.displayUrl,
-        });
-      },
-      onStart: (_target, lateMs) => this.selfMetrics.checkStarted(lateMs),
-    });
+    this.#source = options.source;
+    this.#loaded = new Promise((resolve) => (this.#resolveLoaded = resolve));
     this.selfMetrics = new SelfMetrics({
       version: options.version,
-      targets: () => this.#config.targets.length,
-      inFlight: () => this.scheduler.inFlight,
-      waiting: () => this.scheduler.waiting,
+      targets: () => this.#config?.targets.length ?? 0,
+      inFlight: () => this.#stats.inFlight,
+      waiting: () => this.#stats.waiting,
     });
     this.exposition = new Exposition(this.store, this.selfMetrics, {
-      prefix: () => this.#config.metricPrefix,
+      prefix: () => this.#config?.metricPrefix ?? "",
       // Bounds render cost under frequent scrapes; staleness scales with render
       // time, at most 1 s. See ExpositionOptions.maxStaleMs.
       maxStaleMs: 1000,
@@ -74,119 +84,135 @@ export class App {
       store: this.store,
       reload: () => this.reload(),
       version: options.version,
+      loaded: this.#loaded,
+      ready: () => this.#ready(),
     });
-    options.logger.setSecrets(config.secrets);
-    this.store.applyConfig(config);
-    this.scheduler.setTargets(config.targets);
-    this.selfMetrics.reloaded(true, Date.now() / 1000);
+    this.#engine = EngineClient.start({
+      isolation: options.isolation,
+      logLevel: options.logger.enabled("debug") ? "debug" : "info",
+      tlsInfoRefreshMs: options.tlsInfoRefreshMs,
+      onResults: (records, stats) => this.#record(records, stats),
+      onLog: (level, msg, fields) => options.logger.log(level, msg, fields),
+      onCrash: options.onEngineCrash ?? ((error) => {
+        options.logger.error("the check engine failed; exiting", { err: String(error) });
+        Deno.exit(1);
+      }),
+    });
   }
 
-  /** The config in force. */
-  get config(): Config {
+  /** The config in force (undefined before {@linkcode App.start} resolved). */
+  get config(): ConfigView | undefined {
     return this.#config;
   }
 
-  /** Starts checking. */
-  start(): void {
-    this.scheduler.start();
+  /** The check engine's latest counters. */
+  get stats(): EngineStats {
+    return this.#stats;
   }
 
   /**
-   * Loads the config again and swaps it in whole. A bad config is rejected and
-   * the running one stays. Concurrent calls share one reload.
+   * Loads the config and starts checking.
+   *
+   * @throws {ConfigError} when the config is bad (main.ts exits 2).
+   */
+  async start(): Promise<ConfigView> {
+    const loaded = await this.#engine.load(this.#source);
+    if (!loaded.ok) {
+      throw loaded.error.kind === "config"
+        ? new ConfigError(loaded.error.problems)
+        : new Error(loaded.error.message);
+    }
+    this.#apply(loaded.value.config);
+    this.#resolveLoaded();
+    return loaded.value.config;
+  }
+
+  /**
+   * Loads the config again (from `source` when given, which then replaces
+   * the old one) and swaps it in whole. A bad config is rejected and the
+   * running one stays. Concurrent calls share one reload.
    *
    * @returns the config now in force, or why the new one was refused.
    */
-  reload(): Promise<Result<Config, string>> {
+  reload(source?: ConfigSource): Promise<Result<ConfigView, string>> {
+    if (source) this.#source = source;
     this.#reloading ??= this.#reload().finally(() => {
       this.#reloading = undefined;
     });
     return this.#reloading;
   }
 
-  async #reload(): Promise<Result<Config, string>> {
+  async #reload(): Promise<Result<ConfigView, string>> {
     const log = this.#options.logger;
-    let config: Config;
-    try {
-      config = await this.#options.loadConfig();
-    } catch (e) {
-      const message = (e as Error).message;
+    const loaded = await this.#engine.load(this.#source);
+    if (!loaded.ok) {
+      const message = loaded.error.kind === "config"
+        ? new ConfigError(loaded.error.problems).message
+        : loaded.error.message;
       this.selfMetrics.reloaded(false, 0);
       log.error("config reload failed; keeping the running config", { err: message });
       return err(message);
     }
-    this.apply(config);
-    log.info("config reloaded", { targets: config.targets.length });
+    const { config, added, removed } = loaded.value;
+    this.#apply(config);
+    log.info("config reloaded", { targets: config.targets.length, added, removed });
     return ok(config);
   }
 
-  /** Swaps in a validated config. */
-  apply(config: Config): void {
+  #apply(config: ConfigView): void {
     const old = this.#config;
     this.#config = config;
-    this.#options.logger.setSecrets([...new Set([...old.secrets, ...config.secrets])]);
-    this.scheduler.setMaxConcurrent(config.maxConcurrentChecks);
-    // Clients cache CA files by path: drop them so edited CA files are read again.
-    this.#clients.close();
+    this.#options.logger.setSecrets([...new Set([...(old?.secrets ?? []), ...config.secrets])]);
     this.store.applyConfig(config);
-    this.scheduler.setTargets(config.targets);
     this.selfMetrics.reloaded(true, Date.now() / 1000);
   }
 
-  /** Stops checking, aborts checks in flight and closes HTTP clients. */
+  /** Ready once the config is loaded and every target was checked once. */
+  #ready(): Result<void, string> {
+    if (!this.#config) return err("loading the config");
+    if (!this.store.allChecked()) return err("waiting for the first check of every target");
+    return ok(undefined);
+  }
+
+  /** Stops checking: checks in flight are aborted, the engine ends. */
   async stop(): Promise<void> {
-    await this.scheduler.stop();
-    this.#clients.close();
+    await this.#engine.stop();
   }
 
-  async #check(target: TargetConfig, signal: AbortSignal): Promise<void> {
+  #record(records: readonly ResultRecord[], stats: EngineStats): void {
+    this.#stats = stats;
+    if (stats.skipped > 0) this.selfMetrics.skipped(stats.skipped);
+    for (const late of stats.startDelaysMs) this.selfMetrics.checkStarted(late);
     const log = this.#options.logger;
-    let client: Deno.HttpClient;
-    try {
-      client = this.#clients.get(target.tlsCaFile);
-    } catch (e) {
-      const reason = `cannot use tls_ca_file: ${(e as Error).message}`;
-      // No check ran, so no certificate was read either.
-      this.store.recordCertExpiry(target.key, undefined);
-      this.#record(target, failure("tls", reason, { startedAt: Date.now() }));
-      return;
-    }
-    // The certificate is read on a connection of its own, alongside the check.
-    const certExpiry = this.tlsInfo.expiry(target, signal);
-    const result = await probe(target, { signal, client });
-    const notAfter = await certExpiry;
-    if (signal.aborted) return;
-    if (log.enabled("debug")) {
-      log.debug("check", {
-        url: target.displayUrl,
-        result: result.result,
-        status: result.statusCode,
-        ms: Math.round(result.durationMs * 1000) / 1000,
-        reason: result.reason || undefined,
-      });
-    }
-    this.store.recordCertExpiry(target.key, notAfter);
-    this.#record(target, result);
-  }
-
-  #record(target: TargetConfig, result: ProbeResult): void {
-    const change = this.store.record(target.key, result, Date.now());
-    if (!change) return;
-    const log = this.#options.logger;
-    if (!result.up) {
-      log.info(change.wasUp === undefined ? "target is down" : "target went down", {
-        url: target.displayUrl,
-        result: result.result,
-        status: result.statusCode || undefined,
-        reason: result.reason,
-      });
-    } else if (change.wasUp === false) {
-      log.info("target came back up", {
-        url: target.displayUrl,
-        ms: Math.round(result.durationMs),
-      });
-    } else {
-      log.debug("target is up", { url: target.displayUrl });
+    const debug = log.enabled("debug");
+    for (const { key, result, finishedAt, certExpiry } of records) {
+      const state = this.store.get(key);
+      if (!state) continue; // removed by a reload meanwhile
+      const url = state.target.displayUrl;
+      if (debug) {
+        log.debug("check", {
+          url,
+          result: result.result,
+          status: result.statusCode,
+          ms: Math.round(result.durationMs * 1000) / 1000,
+          reason: result.reason || undefined,
+        });
+      }
+      this.store.recordCertExpiry(key, certExpiry);
+      const change = this.store.record(key, result, finishedAt);
+      if (!change) continue;
+      if (!result.up) {
+        log.info(change.wasUp === undefined ? "target is down" : "target went down", {
+          url,
+          result: result.result,
+          status: result.statusCode || undefined,
+          reason: result.reason,
+        });
+      } else if (change.wasUp === false) {
+        log.info("target came back up", { url, ms: Math.round(result.durationMs) });
+      } else {
+        log.debug("target is up", { url });
+      }
     }
   }
 }

@@ -16,7 +16,6 @@
 
 import { parseArgs } from "node:util";
 import { App } from "../lib/app.ts";
-import { buildConfig } from "../lib/config/validate.ts";
 import { parseDuration } from "../lib/config/units.ts";
 import { Logger } from "../lib/util/log.ts";
 import { WebServer } from "../lib/server/server.ts";
@@ -97,14 +96,10 @@ for (const [, share, make] of mix) {
   }
 }
 while (targetList.length < TARGETS) targetList.push(mix[0]![2](targetList.length));
-const config = buildConfig(
-  JSON.stringify({
-    defaults: { interval: values.interval, timeout },
-    targets: targetList,
-  }),
-  {},
-  { env: {} },
-);
+const configText = JSON.stringify({
+  defaults: { interval: values.interval, timeout },
+  targets: targetList,
+});
 
 // --- samplers ---------------------------------------------------------------
 const fdList = () =>
@@ -134,10 +129,10 @@ const percentile = (xs: number[], p: number) => {
 // --- exporter ---------------------------------------------------------------
 const fdsBaselineList = fdList();
 const fdsBaseline = fdsBaselineList.length;
-const app = new App(config, {
+const app = new App({
+  source: { text: configText, env: {} },
   logger: new Logger({ level: "error", write: () => {} }),
   version: "soak",
-  loadConfig: () => Promise.resolve(config),
 });
 const server = await WebServer.start({
   hostname: "127.0.0.1",
@@ -145,7 +140,7 @@ const server = await WebServer.start({
   handler: app.handler,
   logger: new Logger({ level: "error" }),
 });
-app.start();
+await app.start();
 const metricsUrl = `http://127.0.0.1:${server.addr.port}/metrics`;
 const scrapeClient = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
 
@@ -212,7 +207,7 @@ for (let second = 1; second <= DURATION_S; second++) {
     console.log(
       `t=${second}s rss=${sample.rssMiB}MiB heap=${sample.heapUsedMiB}/${sample.heapTotalMiB}MiB ` +
         `external=${sample.externalMiB}MiB fds=${sample.fds} loop_p99=${sample.loopP99Ms}ms ` +
-        `scrape=${sample.scrapeMs}ms inflight=${app.scheduler.inFlight}`,
+        `scrape=${sample.scrapeMs}ms inflight=${app.stats.inFlight}`,
     );
   }
 }
@@ -274,7 +269,7 @@ const figures = {
     failed: failedScrapes,
     p99Ms: percentile(samples.map((s) => s.scrapeMs), 99),
   },
-  tlsLookups: app.tlsInfo.lookups,
+  tlsLookups: app.stats.tlsLookups,
 };
 const verdict = {
   "RSS growth after warm-up < 10%": figures.rssGrowthPct < 10,

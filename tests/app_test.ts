@@ -1,44 +1,28 @@
 import assert from "node:assert/strict";
-import { App } from "../lib/app.ts";
-import type { Config } from "../lib/config/schema.ts";
-import { buildConfig } from "../lib/config/validate.ts";
-import { Logger } from "../lib/util/log.ts";
+import { testApp } from "./_helpers/app.ts";
 import { hangingServer, serve } from "./_helpers/servers.ts";
 import { until } from "./_helpers/wait.ts";
-
-function makeApp(initial: string, env: Record<string, string> = {}) {
-  const lines: string[] = [];
-  let yaml = initial;
-  const load = (): Config => buildConfig(yaml, {}, { env });
-  const app = new App(load(), {
-    logger: new Logger({ level: "debug", write: (l) => lines.push(l) }),
-    version: "test",
-    loadConfig: () => Promise.resolve(load()),
-  });
-  const get = async (path: string, init?: RequestInit) => {
-    const res = await app.handler(new Request(`http://exporter${path}`, init));
-    return { status: res.status, text: await res.text(), headers: res.headers };
-  };
-  return { app, lines, get, setYaml: (y: string) => (yaml = y) };
-}
 
 Deno.test("app: checks, readiness, reload", async (t) => {
   await using server = serve((req) => {
     const path = new URL(req.url).pathname;
     return new Response(path, { status: path === "/503" ? 503 : 200 });
   });
-  const { app, lines, get, setYaml } = makeApp(`
+  await using test = await testApp(`
 defaults: {interval: 200ms, timeout: 150ms}
 targets:
   - url: ${server.url}/200
   - url: ${server.url}/503
     labels: {team: payments}
 `);
-  try {
-    await t.step("not ready before the first checks", async () => {
-      assert.equal((await get("/readyz")).status, 503);
+  const { app, lines, get } = test;
+  {
+    await t.step("not ready before the config is loaded and every target checked", async () => {
+      const res = await get("/readyz");
+      assert.equal(res.status, 503);
+      assert.equal(res.text, "Not ready: loading the config\n");
     });
-    app.start();
+    await app.start();
     await t.step("ready once every target was checked; metrics say who is up", async () => {
       await until(async () => (await get("/readyz")).status === 200);
       const metrics = (await get("/metrics")).text;
@@ -68,7 +52,7 @@ targets:
     });
     await t.step("a bad reload keeps the running config and says why", async () => {
       const before = app.config;
-      setYaml("targets: [{url: 'ftp://nope/'}]");
+      await test.writeConfig("targets: [{url: 'ftp://nope/'}]");
       const res = await get("/-/reload", { method: "POST" });
       assert.equal(res.status, 500);
       assert.match(res.text, /scheme 'ftp:' is not supported/);
@@ -82,9 +66,9 @@ targets:
     await t.step(
       "a good reload drops removed targets' series and keeps unchanged state",
       async () => {
-        const kept = app.store.states.find((s) => s.target.url.endsWith("/200"))!;
+        const kept = app.store.states.find((s) => s.target.displayUrl.endsWith("/200"))!;
         const countBefore = kept.counts[0]!;
-        setYaml(`
+        await test.writeConfig(`
 defaults: {interval: 200ms, timeout: 150ms}
 targets:
   - url: ${server.url}/200
@@ -95,28 +79,27 @@ targets:
         const metrics = (await get("/metrics")).text;
         assert.doesNotMatch(metrics, /\/503/, "removed target's series are gone");
         assert.match(metrics, /^uptime_exporter_config_last_reload_successful 1$/m);
-        const same = app.store.states.find((s) => s.target.url.endsWith("/200"))!;
+        const same = app.store.states.find((s) => s.target.displayUrl.endsWith("/200"))!;
         assert.equal(same, kept, "unchanged target keeps its state object");
         assert.ok(same.counts[0]! >= countBefore);
         await until(async () => /\/new"\} 1$/m.test((await get("/metrics")).text));
       },
     );
-  } finally {
-    await app.stop();
   }
 });
 
 Deno.test("app: a hanging target does not disturb a healthy one", async () => {
   await using healthy = serve(() => new Response("ok"));
   await using hanging = hangingServer();
-  const { app } = makeApp(`
+  await using test = await testApp(`
 defaults: {interval: 300ms, timeout: 250ms}
 targets:
   - url: ${healthy.url}/
 ${Array.from({ length: 20 }, (_, i) => `  - url: ${hanging.url}/${i}`).join("\n")}
 `);
-  app.start();
-  try {
+  const { app } = test;
+  await app.start();
+  {
     await new Promise((r) => setTimeout(r, 1300));
     const ok = app.store.states[0]!;
     const checks = ok.counts.reduce((a, b) => a + b, 0);
@@ -125,8 +108,6 @@ ${Array.from({ length: 20 }, (_, i) => `  - url: ${hanging.url}/${i}`).join("\n"
     assert.ok(ok.last!.durationMs < 100, `healthy response_ms ${ok.last!.durationMs}`);
     const timeouts = app.store.states.slice(1).map((s) => s.last?.result);
     assert.ok(timeouts.every((r) => r === "timeout"), String(timeouts));
-  } finally {
-    await app.stop();
   }
 });
 
@@ -138,7 +119,7 @@ Deno.test("app: secrets from the environment never reach logs or pages", async (
     })
   );
   const url = server.url.replace("http://", "http://bob:hunter2pw@");
-  const { app, lines, get } = makeApp(
+  await using test = await testApp(
     `
 defaults: {interval: 1s}
 targets:
@@ -146,10 +127,11 @@ targets:
     headers: {Authorization: "Bearer \${TOKEN}"}
   - url: ${url}/basic
 `,
-    { TOKEN: secret },
+    { env: { TOKEN: secret } },
   );
-  app.start();
-  try {
+  const { app, lines, get } = test;
+  await app.start();
+  {
     await until(() => app.store.allChecked());
     assert.equal(app.store.states[0]!.last!.result, "up");
     const everything = [
@@ -160,7 +142,5 @@ targets:
     assert.ok(!everything.includes(secret));
     assert.ok(!everything.includes("hunter2pw"));
     assert.ok(everything.includes("bob:***@"));
-  } finally {
-    await app.stop();
   }
 });

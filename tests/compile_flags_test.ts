@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import {
   compilePermissionFlags,
   denoJson,
+  ROOT,
   sampleNames,
   startExporter,
   startTarget,
@@ -43,6 +44,22 @@ Deno.test("compile task: named, least permissions", async (t) => {
     for (const flag of flags.filter((f) => f.startsWith("--allow-sys"))) {
       assert.match(flag, /^--allow-sys=/, "--allow-sys must name the calls it allows");
     }
+  });
+  await t.step("every Worker module the exporter starts is embedded with --include", () => {
+    // deno compile embeds only what main.ts imports; a Worker's module must be named.
+    const words = taskWords("compile");
+    const included = words.filter((_, i) => words[i - 1] === "--include");
+    const started: string[] = [];
+    for (const entry of Deno.readDirSync(`${ROOT}/lib/check`)) {
+      const text = Deno.readTextFileSync(`${ROOT}/lib/check/${entry.name}`);
+      for (
+        const m of text.matchAll(/new Worker\(\s*new URL\("\.\/([^"]+)", import\.meta\.url\)/g)
+      ) {
+        started.push(`lib/check/${m[1]}`);
+      }
+    }
+    assert.ok(started.length > 0, "no Worker found: the checks run in one (lib/check/)");
+    for (const module of started) assert.ok(included.includes(module), `${module} not --include'd`);
   });
   await t.step("start and dev run with the same permissions as the binary", () => {
     const flags = compilePermissionFlags();

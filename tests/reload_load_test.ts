@@ -6,10 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { App } from "../lib/app.ts";
-import type { Config } from "../lib/config/schema.ts";
-import { buildConfig } from "../lib/config/validate.ts";
-import { Logger } from "../lib/util/log.ts";
+import { testApp } from "./_helpers/app.ts";
 import { hostileServer, parseMetrics } from "./_helpers/hostile_server.ts";
 import { until } from "./_helpers/wait.ts";
 
@@ -20,25 +17,17 @@ const INTERVAL_MS = 2000;
 Deno.test("100 reloads while 1,000 targets are checked lose no series and leak nothing", async (t) => {
   await using server = hostileServer();
   const stable = Array.from({ length: TARGETS }, (_, i) => `${server.url}/ok?i=${i}`);
-  const configFor = (n: number): Config =>
-    buildConfig(
-      JSON.stringify({
-        defaults: { interval: `${INTERVAL_MS}ms`, timeout: "1s" },
-        targets: [
-          ...stable.map((url) => ({ url })),
-          // One target changes with every reload: added, changed, removed.
-          { url: `${server.url}/ok?changing`, labels: { generation: String(n % 3) } },
-        ],
-      }),
-      {},
-      { env: {} },
-    );
-  let generation = 0;
-  const app = new App(configFor(0), {
-    logger: new Logger({ level: "warn", write: () => {} }),
-    version: "test",
-    loadConfig: () => Promise.resolve(configFor(generation)),
-  });
+  const configFor = (n: number): string =>
+    JSON.stringify({
+      defaults: { interval: `${INTERVAL_MS}ms`, timeout: "1s" },
+      targets: [
+        ...stable.map((url) => ({ url })),
+        // One target changes with every reload: added, changed, removed.
+        { url: `${server.url}/ok?changing`, labels: { generation: String(n % 3) } },
+      ],
+    });
+  await using test = await testApp(configFor(0), { logLevel: "warn" });
+  const { app } = test;
   const prefix = "sample_external_url";
   const totals = async () => {
     const res = await app.handler(new Request("http://exporter/metrics"));
@@ -57,8 +46,8 @@ Deno.test("100 reloads while 1,000 targets are checked lose no series and leak n
     return { perTarget, samples };
   };
 
-  try {
-    app.start();
+  {
+    await app.start();
     // Every stable target checked once (the first checks are spread over one interval).
     await until(() => app.store.allChecked(), 3 * INTERVAL_MS + 5000);
     let previous = (await totals()).perTarget;
@@ -67,7 +56,7 @@ Deno.test("100 reloads while 1,000 targets are checked lose no series and leak n
     let lost = 0;
     let wentBack = 0;
     for (let i = 1; i <= RELOADS; i++) {
-      generation = i;
+      await test.writeConfig(configFor(i));
       const reloaded = await app.reload();
       assert.ok(reloaded.ok, reloaded.ok ? "" : reloaded.error);
       const { perTarget, samples } = await totals();
@@ -105,9 +94,8 @@ Deno.test("100 reloads while 1,000 targets are checked lose no series and leak n
     await t.step("the store holds exactly the configured targets", () => {
       assert.equal(app.store.states.length, TARGETS + 1);
     });
-  } finally {
-    await app.stop();
   }
+  await app.stop();
   await t.step("every connection the checks opened was closed", async () => {
     await until(() => server.open === 0, 5000);
     assert.ok(server.accepted > TARGETS * 2);

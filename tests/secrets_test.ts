@@ -7,11 +7,10 @@
  */
 
 import assert from "node:assert/strict";
-import { App } from "../lib/app.ts";
 import { ConfigError } from "../lib/config/problems.ts";
-import type { Config } from "../lib/config/schema.ts";
 import { buildConfig } from "../lib/config/validate.ts";
-import { type LogFormat, Logger } from "../lib/util/log.ts";
+import type { LogFormat } from "../lib/util/log.ts";
+import { testApp } from "./_helpers/app.ts";
 import { hostileServer, tlsServer } from "./_helpers/hostile_server.ts";
 import { serve } from "./_helpers/servers.ts";
 import { until } from "./_helpers/wait.ts";
@@ -106,20 +105,11 @@ Deno.test("planted secrets never leak while targets fail in every way", async (t
     await t.step(
       `${format} logs at debug level, metrics, status page, reload answers`,
       async () => {
-        const lines: string[] = [];
-        let next: string | undefined;
-        const app = new App(good, {
-          logger: new Logger({ level: "debug", format, write: (l) => lines.push(l) }),
-          version: "test",
-          loadConfig: (): Promise<Config> =>
-            Promise.resolve(next === undefined ? good : buildConfig(next, {}, { env: ENV })),
-        });
-        const get = async (path: string, method = "GET") => {
-          const res = await app.handler(new Request(`http://exporter${path}`, { method }));
-          return await res.text();
-        };
+        const test = await testApp(yaml, { env: ENV, logFormat: format });
+        const { app, lines } = test;
+        const get = async (path: string, method = "GET") => (await test.get(path, { method })).text;
         try {
-          app.start();
+          await app.start();
           const checks = () =>
             app.store.states.reduce((n, s) => n + s.counts.reduce((a, b) => a + b, 0), 0);
           await until(() => app.store.allChecked() && checks() >= 3 * good.targets.length, 10_000);
@@ -130,7 +120,7 @@ Deno.test("planted secrets never leak while targets fail in every way", async (t
           assert.match(page, /DOWN/);
           assertClean("the status page", page);
           for (const bad of badConfigs) {
-            next = bad;
+            await test.writeConfig(bad);
             const answer = await get("/-/reload", "POST");
             assert.match(answer, /^Reload failed: Cannot load config/);
             assertClean("a /-/reload answer", answer);
@@ -144,10 +134,10 @@ Deno.test("planted secrets never leak while targets fail in every way", async (t
             assert.notEqual(message, "");
             assertClean("a ConfigError message", message);
           }
-          next = undefined;
+          await test.writeConfig(yaml);
           assert.equal(await get("/-/reload", "POST"), "Reloaded\n");
         } finally {
-          await app.stop();
+          await test[Symbol.asyncDispose]();
         }
         const log = lines.join("\n");
         assert.ok(lines.some((l) => l.includes("debug")), "debug lines were written");

@@ -137,6 +137,12 @@ export class Scheduler {
     return this.#waitQueue.length - this.#waitHead;
   }
 
+  /** When the next check of the target with this key is due (`performance.now()` ms). */
+  nextDue(key: string): number | undefined {
+    const slot = this.#slots.get(key);
+    return slot && !slot.removed ? slot.due : undefined;
+  }
+
   /**
    * Sets the targets. Targets with an unchanged key keep their schedule (and a
    * check in flight finishes); new ones get their first check now, spread by

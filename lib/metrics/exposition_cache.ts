@@ -49,6 +49,7 @@ export class RenderedBody {
   readonly plainBytes: number;
   #text?: string;
   #bytes?: Uint8Array;
+  #plain?: Promise<Uint8Array>;
   #gzip?: Uint8Array;
 
   /** A body from its text (gzip made on first demand). */
@@ -67,7 +68,21 @@ export class RenderedBody {
     this.renderedAt = renderedAt;
   }
 
-  /** The uncompressed body. */
+  /**
+   * The uncompressed body, decompressed once (in chunks, without blocking the
+   * event loop for the whole body) and shared by every plain scrape of it.
+   */
+  plain(): Promise<Uint8Array> {
+    if (this.#bytes) return Promise.resolve(this.#bytes);
+    this.#plain ??= new Response(
+      new Blob([this.#gzip! as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+        new DecompressionStream("gzip"),
+      ),
+    ).bytes().then((bytes) => (this.#bytes = bytes));
+    return this.#plain;
+  }
+
+  /** The uncompressed body, decompressed at once (tests; the server uses {@linkcode plain}). */
   get bytes(): Uint8Array {
     this.#bytes ??= gunzipSync(this.#gzip!);
     return this.#bytes;

@@ -10,13 +10,13 @@
  * @module
  */
 
-import type { Config, TargetConfig } from "../config/schema.ts";
+import type { TargetView } from "../check/engine_protocol.ts";
 import { CHECK_RESULTS, type CheckResult } from "../check/classify.ts";
 import type { ProbeResult } from "../check/outcome.ts";
 
 /** Everything known about one target. */
 export interface TargetState {
-  readonly target: TargetConfig;
+  readonly target: TargetView;
   /** The latest check, undefined until the first one finishes. */
   last?: ProbeResult;
   /** When the latest check finished, epoch ms (0 before the first). */
@@ -94,7 +94,12 @@ export class ResultsStore {
    * ones start empty, removed ones are dropped with all their series. A change
    * of histogram buckets resets every histogram (old counts do not fit).
    */
-  applyConfig(config: Config): void {
+  applyConfig(
+    config: {
+      readonly targets: readonly TargetView[];
+      readonly histogramBuckets: readonly number[];
+    },
+  ): void {
     const bucketsChanged = config.histogramBuckets.join() !== this.#buckets.join();
     this.#buckets = config.histogramBuckets;
     const next = new Map<string, TargetState>();

@@ -176,9 +176,9 @@ export class SelfMetrics {
     this.#startDelay.observe(lateMs > 0 ? lateMs / 1000 : 0);
   }
 
-  /** Counts a check skipped because its previous run had not finished. */
-  skipped(): void {
-    this.#skipped.inc();
+  /** Counts `count` (default 1) checks skipped because their previous run had not finished. */
+  skipped(count = 1): void {
+    this.#skipped.inc(count);
     this.#version++;
   }
 }

@@ -12,7 +12,7 @@ import { CONTENT_TYPE } from "../metrics/exposition.ts";
 import type { Exposition } from "../metrics/exposition_cache.ts";
 import type { ResultsStore } from "../metrics/results.ts";
 import { renderStatusPage, STATUS_PAGE_CSP } from "./status_page.ts";
-import type { Result } from "../util/result.ts";
+import { err, ok, type Result } from "../util/result.ts";
 
 /** What the handler reads and asks for. */
 export interface HandlerDeps {
@@ -21,6 +21,13 @@ export interface HandlerDeps {
   /** Reloads the configuration; resolves to why it failed, if it did. */
   reload: () => Promise<Result<unknown, string>>;
   version: string;
+  /**
+   * Resolves once the first config is loaded: routes that show targets wait
+   * for it (open routes do not). Default: loaded already.
+   */
+  loaded?: Promise<unknown>;
+  /** Whether `/readyz` says ready, and why not. Default: every target checked once. */
+  ready?: () => Result<void, string>;
 }
 
 /** One endpoint. */
@@ -55,10 +62,13 @@ function acceptsGzip(req: Request): boolean {
 async function serveMetrics(req: Request, deps: HandlerDeps): Promise<Response> {
   const body = await deps.exposition.body();
   const headers: Record<string, string> = { "content-type": CONTENT_TYPE, vary: "Accept-Encoding" };
-  let bytes = body.bytes;
+  // The cached form is gzip: a gzip client gets it as it is, never decompressed.
+  let bytes: Uint8Array;
   if (acceptsGzip(req)) {
     bytes = await body.gzip();
     headers["content-encoding"] = "gzip";
+  } else {
+    bytes = await body.plain();
   }
   headers["content-length"] = String(bytes.byteLength);
   const head = req.method === "HEAD";
@@ -83,9 +93,12 @@ function serveHealth(req: Request): Response {
 
 function serveReady(req: Request, deps: HandlerDeps): Response {
   const head = req.method === "HEAD";
-  return deps.store.allChecked()
+  const ready = deps.ready ? deps.ready() : deps.store.allChecked() ? ok(undefined) : err(
+    "waiting for the first check of every target",
+  );
+  return ready.ok
     ? text(200, head ? "" : "OK\n")
-    : text(503, head ? "" : "Not ready: waiting for the first check of every target\n");
+    : text(503, head ? "" : `Not ready: ${ready.error}\n`);
 }
 
 async function serveReload(_req: Request, deps: HandlerDeps): Promise<Response> {
@@ -140,6 +153,7 @@ export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Resp
     if (!route.methods.includes(req.method)) {
       return text(405, "Method Not Allowed\n", { allow: route.methods.join(", ") });
     }
+    if (!route.open && deps.loaded) await deps.loaded;
     return await route.handle(req, deps);
   };
 }

@@ -34,6 +34,18 @@ function logfmtValue(value: string | number | boolean): string {
 
 const encoder = new TextEncoder();
 
+/**
+ * Writes a line to stderr. A stderr nobody reads any more (a closed pipe)
+ * loses the line instead of throwing: logging must never stop the exporter.
+ */
+function writeStderr(line: string): void {
+  try {
+    const bytes = encoder.encode(line + "\n");
+    let off = 0;
+    while (off < bytes.byteLength) off += Deno.stderr.writeSync(bytes.subarray(off));
+  } catch { /* closed: the line is lost, the exporter goes on */ }
+}
+
 /** A small structured logger; values it is told are secret are masked in every line. */
 export class Logger {
   #level: number;
@@ -45,8 +57,7 @@ export class Logger {
   constructor(options: LoggerOptions = {}) {
     this.#level = ORDER[options.level ?? "info"];
     this.#format = options.format ?? "logfmt";
-    this.#write = options.write ??
-      ((line) => Deno.stderr.writeSync(encoder.encode(line + "\n")));
+    this.#write = options.write ?? writeStderr;
     this.#now = options.now ?? Date.now;
   }
 

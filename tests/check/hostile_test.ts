@@ -8,10 +8,8 @@
 
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { App } from "../../lib/app.ts";
+import { type TestApp, testApp } from "../_helpers/app.ts";
 import { CHECK_RESULTS } from "../../lib/check/classify.ts";
-import { buildConfig } from "../../lib/config/validate.ts";
-import { Logger } from "../../lib/util/log.ts";
 import { probe } from "../../lib/check/probe.ts";
 import {
   fullBacklog,
@@ -220,28 +218,21 @@ Deno.test("hostile targets: each misbehaviour is exported truthfully and in time
     },
   ];
 
-  const config = buildConfig(
+  const test = await testApp(
     JSON.stringify({
       defaults: { interval: "60s", timeout: `${TIMEOUT_MS}ms` },
       targets: cases.map((c) => ({ url: c.url, ...c.settings })),
     }),
-    {},
-    { env: {} },
   );
-  const logs: string[] = [];
-  const app = new App(config, {
-    logger: new Logger({ level: "debug", write: (l) => logs.push(l) }),
-    version: "test",
-    loadConfig: () => Promise.resolve(config),
-  });
+  const { app, lines: logs } = test;
   let metrics: Map<string, number>;
   try {
-    app.start();
+    await app.start();
     await until(() => app.store.allChecked(), 10_000);
     const res = await app.handler(new Request("http://exporter/metrics"));
     metrics = parseMetrics(await res.text());
   } finally {
-    await app.stop();
+    await test[Symbol.asyncDispose]();
   }
 
   for (const c of cases) {
@@ -346,8 +337,8 @@ Deno.test("hostile targets: 200 hanging targets do not delay a healthy one", asy
   });
   const INTERVAL_MS = 200;
   const healthyUrl = `${healthy.url}/`;
-  const makeApp = (hanging: number) => {
-    const config = buildConfig(
+  const makeApp = (hanging: number) =>
+    testApp(
       JSON.stringify({
         targets: [
           { url: healthyUrl, interval: `${INTERVAL_MS}ms`, timeout: "150ms" },
@@ -358,20 +349,14 @@ Deno.test("hostile targets: 200 hanging targets do not delay a healthy one", asy
           })),
         ],
       }),
-      {},
-      { env: {} },
+      { logLevel: "error" },
     );
-    return new App(config, {
-      logger: new Logger({ level: "error", write: () => {} }),
-      version: "test",
-      loadConfig: () => Promise.resolve(config),
-    });
-  };
   /** Runs `app` for `ms` after a warm-up; returns healthy checks counted and their mean ms. */
-  const measure = async (app: App, ms: number) => {
-    const state = () => app.store.get(app.config.targets[0]!.key)!;
+  const measure = async (test: TestApp, ms: number) => {
+    const { app } = test;
+    const config = await app.start();
+    const state = () => app.store.get(config.targets[0]!.key)!;
     const total = () => state().counts.reduce((a, b) => a + b, 0);
-    app.start();
     try {
       await until(() => total() >= 2, 5000);
       const c0 = total(), s0 = state().sumSeconds, t0 = performance.now();
@@ -381,12 +366,12 @@ Deno.test("hostile targets: 200 hanging targets do not delay a healthy one", asy
       const meanMs = ((state().sumSeconds - s0) / checks) * 1000;
       return { checks, expected: elapsed / INTERVAL_MS, meanMs, up: state().counts[0]! };
     } finally {
-      await app.stop();
+      await test[Symbol.asyncDispose]();
     }
   };
 
-  const baseline = await measure(makeApp(0), 2000);
-  const loaded = await measure(makeApp(200), 4000);
+  const baseline = await measure(await makeApp(0), 2000);
+  const loaded = await measure(await makeApp(200), 4000);
   await t.step("the hanging targets were really hanging", async () => {
     assert.ok((hostile.hits.get("/hang") ?? 0) >= 200, `${hostile.hits.get("/hang")} hangs`);
     await until(() => hostile.open === 0, 3000);

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { App } from "../../lib/app.ts";
-import { buildConfig } from "../../lib/config/validate.ts";
-import { Logger } from "../../lib/util/log.ts";
+import { testApp } from "../_helpers/app.ts";
 import { peerCertificateExpiry, TlsInfo } from "../../lib/check/tls_info.ts";
 import { hangingServer, serve, target } from "../_helpers/servers.ts";
 import { until } from "../_helpers/wait.ts";
@@ -95,7 +93,7 @@ Deno.test("TlsInfo caches per host:port and refreshes at most once per interval"
 Deno.test("the app exports the certificate expiry of https targets only", async () => {
   await using tls = tlsServer("wrong_host");
   await using plain = serve(() => new Response("ok"));
-  const config = buildConfig(
+  await using test = await testApp(
     JSON.stringify({
       defaults: { interval: "200ms", timeout: "150ms" },
       targets: [
@@ -103,16 +101,11 @@ Deno.test("the app exports the certificate expiry of https targets only", async 
         { url: `${plain.url}/` },
       ],
     }),
-    {},
-    { env: {} },
+    { logLevel: "error" },
   );
-  const app = new App(config, {
-    logger: new Logger({ level: "error", write: () => {} }),
-    version: "test",
-    loadConfig: () => Promise.resolve(config),
-  });
-  try {
-    app.start();
+  const { app } = test;
+  {
+    const config = await app.start();
     const total = (key: string) => app.store.get(key)!.counts.reduce((x, y) => x + y, 0);
     await until(() => total(config.targets[0]!.key) >= 3);
     const res = await app.handler(new Request("http://exporter/metrics"));
@@ -121,8 +114,6 @@ Deno.test("the app exports the certificate expiry of https targets only", async 
     assert.equal(samples.get(`${name}{url="${tls.url}/"}`), notAfter("wrong_host"));
     assert.equal(samples.get(`${name}{url="${plain.url}/"}`), undefined);
     assert.equal(samples.get(`sample_external_url_up{url="${tls.url}/"}`), 0);
-    assert.equal(app.tlsInfo.lookups, 1, "three checks, one certificate lookup");
-  } finally {
-    await app.stop();
+    assert.equal(app.stats.tlsLookups, 1, "three checks, one certificate lookup");
   }
 });

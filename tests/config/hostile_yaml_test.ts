@@ -5,11 +5,10 @@
  */
 
 import assert from "node:assert/strict";
-import { App } from "../../lib/app.ts";
+import { testApp } from "../_helpers/app.ts";
 import { ConfigError } from "../../lib/config/problems.ts";
 import { buildConfig } from "../../lib/config/validate.ts";
 import { loadConfig } from "../../lib/config/load.ts";
-import { Logger } from "../../lib/util/log.ts";
 import { exporterArgs } from "../_helpers/exporter.ts";
 
 const encoder = new TextEncoder();
@@ -161,26 +160,18 @@ Deno.test("hostile YAML: buildConfig refuses huge text before parsing it", () =>
 
 Deno.test("hostile YAML: a reload to a hostile file keeps the running config", async () => {
   const { dir, files } = await writeCases();
-  const good = buildConfig("targets: [{url: 'http://127.0.0.1:9/', interval: 1h}]", {}, {
-    env: {},
-  });
-  let path = "";
-  const logs: string[] = [];
-  const app = new App(good, {
-    logger: new Logger({ level: "debug", write: (l) => logs.push(l) }),
-    version: "test",
-    loadConfig: () => loadConfig({ configFile: path, overrides: {} }, { env: {} }),
-  });
+  const test = await testApp("targets: [{url: 'http://127.0.0.1:9/', interval: 1h}]");
+  const { app, lines: logs } = test;
+  const good = await app.start();
   try {
     for (const c of CASES) {
-      path = files.get(c.name)!;
-      const reloaded = await app.reload();
+      const reloaded = await app.reload({ file: files.get(c.name)!, env: {} });
       assert.match(reloaded.ok ? "" : reloaded.error, c.message, c.name);
       assert.equal(app.config, good, c.name);
     }
     assert.equal(logs.filter((l) => l.includes("config reload failed")).length, CASES.length);
   } finally {
-    await app.stop();
+    await test[Symbol.asyncDispose]();
     await Deno.remove(dir, { recursive: true });
   }
 });

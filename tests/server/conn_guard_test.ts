@@ -184,9 +184,12 @@ function slowloris(port: number, count: number, signal: AbortSignal) {
       const onAbort = () => socket.destroy();
       signal.addEventListener("abort", onAbort, { once: true });
       try {
+        // A connect still pending (SYN retried while the backlog is full)
+        // ends with "close" when the attack is stopped: it must not hang.
         await new Promise<void>((resolve, reject) => {
           socket.once("connect", resolve);
           socket.once("error", reject);
+          socket.once("close", () => reject(new Error("closed before it connected")));
         });
         opened++;
         socket.write("GET /metrics HTTP/1.1\r\nHost: x\r\n");

@@ -1,0 +1,257 @@
+/**
+ * The check engine: loads and validates the config, schedules the checks,
+ * runs the probe and hands each result to the serving side in small
+ * batches. It runs in a Worker of its own (engine_worker.ts), so that nothing
+ * the serving side does — rendering a large exposition, compressing it,
+ * answering hundreds of scrapers — can delay a check's start or inflate its
+ * measured time, and a reload's YAML parsing does not stall the serving side.
+ *
+ * The engine talks only through a {@linkcode Port} (the protocol is in
+ * engine_protocol.ts), so it can also run on a MessageChannel in one thread.
+ *
+ * @module
+ */
+
+import { ConfigError } from "../config/problems.ts";
+import type { Config, TargetConfig } from "../config/schema.ts";
+import { loadConfig } from "../config/load.ts";
+import { buildConfig } from "../config/validate.ts";
+import type {
+  ConfigSource,
+  ConfigView,
+  EngineEvent,
+  EngineRequest,
+  LoadFailure,
+  Port,
+  ResultRecord,
+} from "./engine_protocol.ts";
+import { HttpClients } from "./http_clients.ts";
+import { failure, type ProbeResult } from "./outcome.ts";
+import { probe } from "./probe.ts";
+import { Scheduler } from "./scheduler.ts";
+import { TlsInfo } from "./tls_info.ts";
+
+/** Options of {@linkcode Engine}. */
+export interface EngineOptions {
+  /**
+   * Most time a finished result waits before it is sent with others, ms.
+   * Default: 20 ms (results reach the store a little later, in far fewer messages).
+   */
+  flushMs?: number;
+  /** Results sent at once without waiting for `flushMs`. Default: 512. */
+  maxBatch?: number;
+}
+
+/** Loads a config from its source. */
+async function load(source: ConfigSource): Promise<Config> {
+  if (source.text !== undefined) {
+    return buildConfig(source.text, source.overrides ?? {}, {
+      env: source.env ?? {},
+      fileName: source.fileName,
+    });
+  }
+  return await loadConfig(
+    { configFile: source.file, overrides: source.overrides ?? {} },
+    { env: source.env ?? {} },
+  );
+}
+
+/** The parts of a config the serving side needs (targets without headers or bodies). */
+function viewOf(config: Config): ConfigView {
+  return {
+    metricPrefix: config.metricPrefix,
+    histogramBuckets: config.histogramBuckets,
+    maxConcurrentChecks: config.maxConcurrentChecks,
+    targets: config.targets.map(({ key, displayUrl, labels, intervalMs }) => ({
+      key,
+      displayUrl,
+      labels,
+      intervalMs,
+    })),
+    secrets: config.secrets,
+  };
+}
+
+/** Runs the checks of the config it is told to load, and reports every result. */
+export class Engine {
+  readonly #port: Port<EngineRequest, EngineEvent>;
+  readonly #flushMs: number;
+  readonly #maxBatch: number;
+  readonly #clients = new HttpClients();
+  #tlsInfo = new TlsInfo();
+  #scheduler?: Scheduler;
+  #config?: Config;
+  #debug = false;
+  #pending: ResultRecord[] = [];
+  #startDelays: number[] = [];
+  #skipped = 0;
+  #timer?: ReturnType<typeof setTimeout>;
+  #stopped = false;
+  /** Loads run one after the other, in the order they were asked for. */
+  #loading: Promise<void> = Promise.resolve();
+
+  constructor(port: Port<EngineRequest, EngineEvent>, options: EngineOptions = {}) {
+    this.#port = port;
+    this.#flushMs = options.flushMs ?? 20;
+    this.#maxBatch = options.maxBatch ?? 512;
+    port.addEventListener("message", (event) => this.#receive(event.data));
+  }
+
+  #receive(message: EngineRequest): void {
+    switch (message.type) {
+      case "init":
+        this.#debug = message.logLevel === "debug";
+        this.#tlsInfo = new TlsInfo({ minRefreshMs: message.tlsInfoRefreshMs });
+        return;
+      case "load":
+        this.#loading = this.#loading.then(() => this.#load(message.id, message.source));
+        return;
+      case "stop":
+        this.#loading = this.#loading.then(() => this.#stop(message.id));
+        return;
+    }
+  }
+
+  async #load(id: number, source: ConfigSource): Promise<void> {
+    if (this.#stopped) return;
+    let config: Config;
+    try {
+      config = await load(source);
+    } catch (e) {
+      const failure: LoadFailure = e instanceof ConfigError
+        ? { kind: "config", problems: e.problems }
+        : { kind: "internal", message: (e as Error).stack ?? String(e) };
+      this.#port.postMessage({ type: "loaded", id, ok: false, failure });
+      return;
+    }
+    const before = new Set(this.#config?.targets.map((t) => t.key));
+    const after = new Set(config.targets.map((t) => t.key));
+    let added = 0;
+    for (const key of after) if (!before.has(key)) added++;
+    let removed = 0;
+    for (const key of before) if (!after.has(key)) removed++;
+    // Results of the previous config go first: the serving side applies the
+    // new one after them, in message order.
+    this.#flush();
+    this.#apply(config);
+    this.#port.postMessage({
+      type: "loaded",
+      id,
+      ok: true,
+      config: viewOf(config),
+      added,
+      removed,
+    });
+  }
+
+  #apply(config: Config): void {
+    const first = this.#config === undefined;
+    this.#config = config;
+    if (first) {
+      this.#scheduler = new Scheduler((target, signal) => this.#check(target, signal), {
+        maxConcurrent: config.maxConcurrentChecks,
+        onSkip: (target) => {
+          this.#skipped++;
+          if (this.#debug) {
+            this.#log("debug", "check skipped: previous check still running", {
+              url: target.displayUrl,
+            });
+          }
+          this.#schedule();
+        },
+        onStart: (_target, lateMs) => {
+          this.#startDelays.push(lateMs);
+          this.#schedule();
+        },
+      });
+      this.#scheduler.setTargets(config.targets);
+      this.#scheduler.start();
+      return;
+    }
+    this.#scheduler!.setMaxConcurrent(config.maxConcurrentChecks);
+    // Clients cache CA files by path: drop them so edited CA files are read again.
+    this.#clients.close();
+    this.#scheduler!.setTargets(config.targets);
+  }
+
+  async #check(target: TargetConfig, signal: AbortSignal): Promise<void> {
+    let result: ProbeResult;
+    let certExpiry: number | undefined;
+    let client: Deno.HttpClient | undefined;
+    try {
+      client = this.#clients.get(target.tlsCaFile);
+    } catch (e) {
+      result = failure("tls", `cannot use tls_ca_file: ${(e as Error).message}`, {
+        startedAt: Date.now(),
+      });
+    }
+    if (client) {
+      // The certificate is read on a connection of its own, alongside the check.
+      const expiry = this.#tlsInfo.expiry(target, signal);
+      result = await probe(target, { signal, client });
+      certExpiry = await expiry;
+      if (signal.aborted) return;
+    }
+    const finishedAt = Date.now();
+    const due = this.#scheduler?.nextDue(target.key);
+    this.#pending.push({
+      key: target.key,
+      result: result!,
+      finishedAt,
+      certExpiry,
+      nextCheckAt: due === undefined ? finishedAt : finishedAt + (due - performance.now()),
+    });
+    if (this.#pending.length >= this.#maxBatch) this.#flush();
+    else this.#schedule();
+  }
+
+  /** Arms the flush timer, unless it is armed already. */
+  #schedule(): void {
+    if (this.#timer === undefined && !this.#stopped) {
+      this.#timer = setTimeout(() => this.#flush(), this.#flushMs);
+    }
+  }
+
+  /** Sends what finished since the last batch, with the counters. */
+  #flush(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#pending.length === 0 && this.#startDelays.length === 0 && this.#skipped === 0) {
+      return;
+    }
+    const records = this.#pending;
+    const startDelaysMs = this.#startDelays;
+    const skipped = this.#skipped;
+    this.#pending = [];
+    this.#startDelays = [];
+    this.#skipped = 0;
+    this.#port.postMessage({
+      type: "results",
+      records,
+      stats: {
+        inFlight: this.#scheduler?.inFlight ?? 0,
+        waiting: this.#scheduler?.waiting ?? 0,
+        skipped,
+        startDelaysMs,
+        tlsLookups: this.#tlsInfo.lookups,
+      },
+    });
+  }
+
+  async #stop(id: number): Promise<void> {
+    this.#stopped = true;
+    await this.#scheduler?.stop();
+    this.#clients.close();
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#port.postMessage({ type: "stopped", id });
+  }
+
+  #log(
+    level: "debug" | "info" | "warn" | "error",
+    msg: string,
+    fields?: Record<string, string | number | boolean | undefined>,
+  ): void {
+    this.#port.postMessage({ type: "log", level, msg, fields });
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The serving side's handle on the check engine: starts it in a Worker (or,
+ * for tests that want one thread, on a MessageChannel), turns its replies
+ * into promises and its batches into callbacks, and stops it — terminating
+ * the Worker if it does not stop in time, so that a shutdown never waits on
+ * a check.
+ *
+ * @module
+ */
+
+import type {
+  ConfigSource,
+  ConfigView,
+  EngineEvent,
+  EngineRequest,
+  EngineStats,
+  LoadFailure,
+  Port,
+  ResultRecord,
+} from "./engine_protocol.ts";
+import { Engine } from "./engine.ts";
+import type { LogLevel } from "../util/log.ts";
+import { err, ok, type Result } from "../util/result.ts";
+
+/** A config the engine applied, and how it differs from the previous one. */
+export interface Loaded {
+  config: ConfigView;
+  added: number;
+  removed: number;
+}
+
+/** Options of {@linkcode EngineClient.start}. */
+export interface EngineClientOptions {
+  /** `worker` (the default): its own thread and heap; `inline`: this thread (tests). */
+  isolation?: "worker" | "inline";
+  /** The engine logs skipped checks only at `debug`. Default: `info`. */
+  logLevel?: LogLevel;
+  /** Least time between two certificate lookups of one host:port, ms. Default: 60 s. */
+  tlsInfoRefreshMs?: number;
+  /** Called with every batch of finished checks. */
+  onResults: (records: readonly ResultRecord[], stats: EngineStats) => void;
+  /** Called with what the engine wants logged. */
+  onLog?: (
+    level: LogLevel,
+    msg: string,
+    fields?: Record<string, string | number | boolean | undefined>,
+  ) => void;
+  /** Called when the Worker dies of an uncaught error (the exporter cannot check any more). */
+  onCrash?: (error: unknown) => void;
+}
+
+/** A running check engine. */
+export class EngineClient {
+  readonly #port: Port<EngineEvent, EngineRequest>;
+  readonly #worker?: Worker;
+  readonly #channel?: MessageChannel;
+  readonly #options: EngineClientOptions;
+  readonly #waiting = new Map<number, (event: EngineEvent) => void>();
+  #nextId = 1;
+  #stopping?: Promise<void>;
+
+  private constructor(options: EngineClientOptions) {
+    this.#options = options;
+    if (options.isolation === "inline") {
+      this.#channel = new MessageChannel();
+      new Engine(this.#channel.port2 as unknown as Port<EngineRequest, EngineEvent>);
+      this.#channel.port2.start();
+      this.#port = this.#channel.port1 as unknown as Port<EngineEvent, EngineRequest>;
+      this.#channel.port1.start();
+    } else {
+      this.#worker = new Worker(new URL("./engine_worker.ts", import.meta.url).href, {
+        type: "module",
+        name: "uptime-exporter check engine",
+      });
+      this.#worker.addEventListener("error", (event) => {
+        event.preventDefault();
+        options.onCrash?.(event.error ?? event.message);
+      });
+      this.#port = this.#worker as unknown as Port<EngineEvent, EngineRequest>;
+    }
+    this.#port.addEventListener("message", (event) => this.#receive(event.data));
+    this.#port.postMessage({
+      type: "init",
+      logLevel: options.logLevel ?? "info",
+      tlsInfoRefreshMs: options.tlsInfoRefreshMs,
+    });
+  }
+
+  /** Starts an engine; give it a config with {@linkcode EngineClient.load}. */
+  static start(options: EngineClientOptions): EngineClient {
+    return new EngineClient(options);
+  }
+
+  #receive(event: EngineEvent): void {
+    switch (event.type) {
+      case "results":
+        this.#options.onResults(event.records, event.stats);
+        return;
+      case "log":
+        this.#options.onLog?.(event.level, event.msg, event.fields as Record<string, string>);
+        return;
+      case "loaded":
+      case "stopped": {
+        const resolve = this.#waiting.get(event.id);
+        this.#waiting.delete(event.id);
+        resolve?.(event);
+        return;
+      }
+    }
+  }
+
+  #request(request: (id: number) => EngineRequest): Promise<EngineEvent> {
+    const id = this.#nextId++;
+    const reply = new Promise<EngineEvent>((resolve) => this.#waiting.set(id, resolve));
+    this.#port.postMessage(request(id));
+    return reply;
+  }
+
+  /**
+   * Loads and validates a config from `source`; on success the engine checks
+   * its targets from now on, on failure it keeps the running config.
+   */
+  async load(source: ConfigSource): Promise<Result<Loaded, LoadFailure>> {
+    const reply = await this.#request((id) => ({ type: "load", id, source }));
+    if (reply.type !== "loaded") return err({ kind: "internal", message: "the engine stopped" });
+    return reply.ok
+      ? ok({ config: reply.config, added: reply.added, removed: reply.removed })
+      : err(reply.failure);
+  }
+
+  /**
+   * Stops checking (checks in flight are aborted) and ends the engine; a
+   * Worker that has not stopped within `graceMs` is terminated.
+   */
+  stop(graceMs = 1000): Promise<void> {
+    this.#stopping ??= (async () => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+      await Promise.race([this.#request((id) => ({ type: "stop", id })), late]);
+      clearTimeout(timer);
+      this.#worker?.terminate();
+      this.#channel?.port1.close();
+      this.#channel?.port2.close();
+      for (const resolve of this.#waiting.values()) resolve({ type: "stopped", id: 0 });
+      this.#waiting.clear();
+    })();
+    return this.#stopping;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The messages between the serving side (main thread: HTTP, store,
+ * exposition) and the check engine (a Worker: config, scheduler, probe). One
+ * place says what crosses the boundary, so both sides agree on it; every
+ * message is plain, structured-cloneable data.
+ *
+ * @module
+ */
+
+import type { ConfigOverrides, TargetConfig } from "../config/schema.ts";
+import type { LogLevel } from "../util/log.ts";
+import type { ProbeResult } from "./outcome.ts";
+
+/** Where the engine reads the configuration from. */
+export interface ConfigSource {
+  /** The config file; none: overrides and defaults only. Ignored when `text` is given. */
+  file?: string;
+  /** YAML text instead of a file (tests, embedding). */
+  text?: string;
+  /** File name used in error messages with `text`. Default: `config`. */
+  fileName?: string;
+  /** Flags and environment, stronger than the file. */
+  overrides?: ConfigOverrides;
+  /** Variables for `${VAR}` expansion. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** What the serving side knows of a target: enough to label, show and order it. */
+export type TargetView = Pick<TargetConfig, "key" | "displayUrl" | "labels" | "intervalMs">;
+
+/** The config in force, as the serving side needs it (no headers, no secrets in targets). */
+export interface ConfigView {
+  readonly metricPrefix: string;
+  readonly histogramBuckets: readonly number[];
+  readonly maxConcurrentChecks: number;
+  readonly targets: readonly TargetView[];
+  /** Values never to be shown (passwords, `${VAR}` expansions): the logger masks them. */
+  readonly secrets: readonly string[];
+}
+
+/** One finished check. */
+export interface ResultRecord {
+  readonly key: string;
+  readonly result: ProbeResult;
+  /** When the check finished, epoch ms. */
+  readonly finishedAt: number;
+  /** notAfter of the target's certificate, epoch seconds; undefined when none or unknown. */
+  readonly certExpiry?: number;
+  /** When the target's next check is due, epoch ms. */
+  readonly nextCheckAt: number;
+}
+
+/** The engine's counters, sent with every batch of results. */
+export interface EngineStats {
+  /** Checks running now. */
+  readonly inFlight: number;
+  /** Checks due but waiting for a free slot. */
+  readonly waiting: number;
+  /** Checks skipped since the last batch (previous check of the target still running). */
+  readonly skipped: number;
+  /** How late each check that started since the last batch started, ms. */
+  readonly startDelaysMs: readonly number[];
+  /** Certificate lookups made so far (one TLS connection each). */
+  readonly tlsLookups: number;
+}
+
+/** Serving side → engine. */
+export type EngineRequest =
+  | { readonly type: "init"; readonly logLevel: LogLevel; readonly tlsInfoRefreshMs?: number }
+  | { readonly type: "load"; readonly id: number; readonly source: ConfigSource }
+  | { readonly type: "stop"; readonly id: number };
+
+/** Why a load failed: the config's problems (exit 2 at start), or a bug in the engine. */
+export type LoadFailure =
+  | { readonly kind: "config"; readonly problems: readonly string[] }
+  | { readonly kind: "internal"; readonly message: string };
+
+/** Engine → serving side. */
+export type EngineEvent =
+  | {
+    readonly type: "loaded";
+    readonly id: number;
+    readonly ok: true;
+    readonly config: ConfigView;
+    /** Targets new in this config, and targets gone from the previous one. */
+    readonly added: number;
+    readonly removed: number;
+  }
+  | {
+    readonly type: "loaded";
+    readonly id: number;
+    readonly ok: false;
+    readonly failure: LoadFailure;
+  }
+  | {
+    readonly type: "results";
+    readonly records: readonly ResultRecord[];
+    readonly stats: EngineStats;
+  }
+  | { readonly type: "stopped"; readonly id: number }
+  | {
+    readonly type: "log";
+    readonly level: LogLevel;
+    readonly msg: string;
+    readonly fields?: Readonly<Record<string, string | number | boolean | undefined>>;
+  };
+
+/** The two ends of the channel: a Worker, `self` inside one, or a MessagePort. */
+export interface Port<In, Out> {
+  postMessage(message: Out): void;
+  addEventListener(type: "message", listener: (event: MessageEvent<In>) => void): void;
+  removeEventListener(type: "message", listener: (event: MessageEvent<In>) => void): void;
+}
