@@ -8,12 +8,11 @@
 
 import { App } from "./lib/app.ts";
 import { type CliOptions, parseCli, USAGE } from "./lib/config/cli.ts";
-import { ConfigError } from "./lib/config/problems.ts";
 import { watchConfigFile } from "./lib/config/watch.ts";
 import { formatDuration } from "./lib/config/units.ts";
 import { Logger } from "./lib/util/log.ts";
 import { VERSION } from "./lib/util/version.ts";
-import { loadWebConfig, WebConfigError } from "./lib/server/web_config.ts";
+import { BadInputError } from "./lib/util/bad_input.ts";
 import { WebServer } from "./lib/server/server.ts";
 import { defaultMaxConnections } from "./lib/server/conn_guard.ts";
 
@@ -22,11 +21,12 @@ const SHUTDOWN_GRACE_MS = 1800;
 
 /**
  * The one place that turns an error into an exit: bad flags or configuration
- * (a {@linkcode ConfigError} or {@linkcode WebConfigError}) print their
- * message and exit 2; anything else is a bug, rethrown to exit 1 with its stack.
+ * (a {@linkcode BadInputError}: the config or the web config file) print
+ * their message and exit 2; anything else is a bug, rethrown to exit 1 with
+ * its stack.
  */
 function exitOnError(e: unknown): never {
-  if (e instanceof ConfigError || e instanceof WebConfigError) {
+  if (e instanceof BadInputError) {
     console.error(e.message);
     Deno.exit(2);
   }
@@ -131,7 +131,10 @@ async function checkConfig(cli: CliOptions, env: Record<string, string>): Promis
   // Loaded here only: the running exporter parses its config in the check engine.
   const { loadConfig } = await import("./lib/config/load.ts");
   const config = await loadConfig(cli, { env });
-  if (cli.webConfigFile) await loadWebConfig(cli.webConfigFile);
+  if (cli.webConfigFile) {
+    const { loadWebConfig } = await import("./lib/server/web_config.ts");
+    await loadWebConfig(cli.webConfigFile);
+  }
   console.log(`Config OK: ${config.targets.length} targets`);
   for (const t of config.targets) {
     console.log(

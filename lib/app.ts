@@ -12,7 +12,9 @@ import type {
   ConfigView,
   EngineStats,
   ResultRecord,
+  TargetView,
 } from "./check/engine_protocol.ts";
+import { TlsInfo } from "./check/tls_info.ts";
 import { EngineClient } from "./check/engine_client.ts";
 import { ConfigError } from "./config/problems.ts";
 import { Exposition } from "./metrics/exposition_cache.ts";
@@ -44,7 +46,6 @@ const NO_STATS: EngineStats = {
   waiting: 0,
   skipped: 0,
   startDelaysMs: [],
-  tlsLookups: 0,
 };
 
 /** The running exporter, without the HTTP server and signals (main.ts owns those). */
@@ -60,12 +61,17 @@ export class App {
   #config?: ConfigView;
   #stats: EngineStats = NO_STATS;
   #reloading?: Promise<Result<ConfigView, string>>;
+  /** Certificate expiry of https targets (one extra handshake per host:port per minute at most). */
+  readonly tlsInfo: TlsInfo;
+  readonly #certificates = new Set<Promise<void>>();
+  readonly #stopping = new AbortController();
   readonly #loaded: Promise<void>;
   #resolveLoaded!: () => void;
 
   constructor(options: AppOptions) {
     this.#options = options;
     this.#source = options.source;
+    this.tlsInfo = new TlsInfo({ minRefreshMs: options.tlsInfoRefreshMs });
     this.#loaded = new Promise((resolve) => (this.#resolveLoaded = resolve));
     this.selfMetrics = new SelfMetrics({
       version: options.version,
@@ -90,7 +96,6 @@ export class App {
     this.#engine = EngineClient.start({
       isolation: options.isolation,
       logLevel: options.logger.enabled("debug") ? "debug" : "info",
-      tlsInfoRefreshMs: options.tlsInfoRefreshMs,
       onResults: (records, stats) => this.#record(records, stats),
       onLog: (level, msg, fields) => options.logger.log(level, msg, fields),
       onCrash: options.onEngineCrash ?? ((error) => {
@@ -176,7 +181,27 @@ export class App {
 
   /** Stops checking: checks in flight are aborted, the engine ends. */
   async stop(): Promise<void> {
-    await this.#engine.stop();
+    this.#stopping.abort();
+    await Promise.allSettled([this.#engine.stop(), ...this.#certificates]);
+  }
+
+  /**
+   * Records the expiry of the certificate an https target presents, read on
+   * a connection of its own after a check (cached: one handshake per
+   * host:port per minute at most). On this thread rather than the engine's:
+   * it is not timed, and node:tls would cost the engine's isolate memory.
+   */
+  #readCertificate(target: TargetView): void {
+    if (!target.url.startsWith("https:")) {
+      this.store.recordCertExpiry(target.key, undefined);
+      return;
+    }
+    const reading: Promise<void> = this.tlsInfo.expiry(target, this.#stopping.signal).then(
+      (notAfter) => {
+        if (!this.#stopping.signal.aborted) this.store.recordCertExpiry(target.key, notAfter);
+      },
+    ).finally(() => this.#certificates.delete(reading));
+    this.#certificates.add(reading);
   }
 
   #record(records: readonly ResultRecord[], stats: EngineStats): void {
@@ -185,7 +210,7 @@ export class App {
     for (const late of stats.startDelaysMs) this.selfMetrics.checkStarted(late);
     const log = this.#options.logger;
     const debug = log.enabled("debug");
-    for (const { key, result, finishedAt, certExpiry } of records) {
+    for (const { key, result, finishedAt } of records) {
       const state = this.store.get(key);
       if (!state) continue; // removed by a reload meanwhile
       const url = state.target.displayUrl;
@@ -198,7 +223,7 @@ export class App {
           reason: result.reason || undefined,
         });
       }
-      this.store.recordCertExpiry(key, certExpiry);
+      this.#readCertificate(state.target);
       const change = this.store.record(key, result, finishedAt);
       if (!change) continue;
       if (!result.up) {

@@ -269,7 +269,7 @@ const figures = {
     failed: failedScrapes,
     p99Ms: percentile(samples.map((s) => s.scrapeMs), 99),
   },
-  tlsLookups: app.stats.tlsLookups,
+  tlsLookups: app.tlsInfo.lookups,
 };
 const verdict = {
   "RSS growth after warm-up < 10%": figures.rssGrowthPct < 10,

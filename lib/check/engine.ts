@@ -29,7 +29,6 @@ import { HttpClients } from "./http_clients.ts";
 import { failure, type ProbeResult } from "./outcome.ts";
 import { probe } from "./probe.ts";
 import { Scheduler } from "./scheduler.ts";
-import { TlsInfo } from "./tls_info.ts";
 
 /** Options of {@linkcode Engine}. */
 export interface EngineOptions {
@@ -62,11 +61,13 @@ function viewOf(config: Config): ConfigView {
     metricPrefix: config.metricPrefix,
     histogramBuckets: config.histogramBuckets,
     maxConcurrentChecks: config.maxConcurrentChecks,
-    targets: config.targets.map(({ key, displayUrl, labels, intervalMs }) => ({
+    targets: config.targets.map(({ key, url, displayUrl, labels, intervalMs, timeoutMs }) => ({
       key,
+      url,
       displayUrl,
       labels,
       intervalMs,
+      timeoutMs,
     })),
     secrets: config.secrets,
   };
@@ -78,7 +79,6 @@ export class Engine {
   readonly #flushMs: number;
   readonly #maxBatch: number;
   readonly #clients = new HttpClients();
-  #tlsInfo = new TlsInfo();
   #scheduler?: Scheduler;
   #config?: Config;
   #debug = false;
@@ -101,7 +101,6 @@ export class Engine {
     switch (message.type) {
       case "init":
         this.#debug = message.logLevel === "debug";
-        this.#tlsInfo = new TlsInfo({ minRefreshMs: message.tlsInfoRefreshMs });
         return;
       case "load":
         this.#loading = this.#loading.then(() => this.#load(message.id, message.source));
@@ -176,7 +175,6 @@ export class Engine {
 
   async #check(target: TargetConfig, signal: AbortSignal): Promise<void> {
     let result: ProbeResult;
-    let certExpiry: number | undefined;
     let client: Deno.HttpClient | undefined;
     try {
       client = this.#clients.get(target.tlsCaFile);
@@ -186,10 +184,7 @@ export class Engine {
       });
     }
     if (client) {
-      // The certificate is read on a connection of its own, alongside the check.
-      const expiry = this.#tlsInfo.expiry(target, signal);
       result = await probe(target, { signal, client });
-      certExpiry = await expiry;
       if (signal.aborted) return;
     }
     const finishedAt = Date.now();
@@ -198,7 +193,6 @@ export class Engine {
       key: target.key,
       result: result!,
       finishedAt,
-      certExpiry,
       nextCheckAt: due === undefined ? finishedAt : finishedAt + (due - performance.now()),
     });
     if (this.#pending.length >= this.#maxBatch) this.#flush();
@@ -233,7 +227,6 @@ export class Engine {
         waiting: this.#scheduler?.waiting ?? 0,
         skipped,
         startDelaysMs,
-        tlsLookups: this.#tlsInfo.lookups,
       },
     });
   }

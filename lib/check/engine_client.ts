@@ -35,8 +35,6 @@ export interface EngineClientOptions {
   isolation?: "worker" | "inline";
   /** The engine logs skipped checks only at `debug`. Default: `info`. */
   logLevel?: LogLevel;
-  /** Least time between two certificate lookups of one host:port, ms. Default: 60 s. */
-  tlsInfoRefreshMs?: number;
   /** Called with every batch of finished checks. */
   onResults: (records: readonly ResultRecord[], stats: EngineStats) => void;
   /** Called with what the engine wants logged. */
@@ -82,7 +80,6 @@ export class EngineClient {
     this.#port.postMessage({
       type: "init",
       logLevel: options.logLevel ?? "info",
-      tlsInfoRefreshMs: options.tlsInfoRefreshMs,
     });
   }
 

@@ -25,8 +25,14 @@ export interface ConfigSource {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** What the serving side knows of a target: enough to label, show and order it. */
-export type TargetView = Pick<TargetConfig, "key" | "displayUrl" | "labels" | "intervalMs">;
+/**
+ * What the serving side knows of a target: enough to label, show and order
+ * it, and to read its certificate (`url` carries no credentials).
+ */
+export type TargetView = Pick<
+  TargetConfig,
+  "key" | "url" | "displayUrl" | "labels" | "intervalMs" | "timeoutMs"
+>;
 
 /** The config in force, as the serving side needs it (no headers, no secrets in targets). */
 export interface ConfigView {
@@ -44,8 +50,6 @@ export interface ResultRecord {
   readonly result: ProbeResult;
   /** When the check finished, epoch ms. */
   readonly finishedAt: number;
-  /** notAfter of the target's certificate, epoch seconds; undefined when none or unknown. */
-  readonly certExpiry?: number;
   /** When the target's next check is due, epoch ms. */
   readonly nextCheckAt: number;
 }
@@ -60,13 +64,11 @@ export interface EngineStats {
   readonly skipped: number;
   /** How late each check that started since the last batch started, ms. */
   readonly startDelaysMs: readonly number[];
-  /** Certificate lookups made so far (one TLS connection each). */
-  readonly tlsLookups: number;
 }
 
 /** Serving side → engine. */
 export type EngineRequest =
-  | { readonly type: "init"; readonly logLevel: LogLevel; readonly tlsInfoRefreshMs?: number }
+  | { readonly type: "init"; readonly logLevel: LogLevel }
   | { readonly type: "load"; readonly id: number; readonly source: ConfigSource }
   | { readonly type: "stop"; readonly id: number };
 

@@ -102,7 +102,10 @@ export class TlsInfo {
    * lookup. Undefined for http targets and when the last lookup failed.
    * Never throws.
    */
-  expiry(target: TargetConfig, signal?: AbortSignal): Promise<number | undefined> {
+  expiry(
+    target: Pick<TargetConfig, "url" | "intervalMs" | "timeoutMs">,
+    signal?: AbortSignal,
+  ): Promise<number | undefined> {
     const url = new URL(target.url);
     if (url.protocol !== "https:") return Promise.resolve(undefined);
     const host = url.hostname.replace(/^\[(.*)\]$/, "$1");

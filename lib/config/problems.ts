@@ -7,6 +7,8 @@
  * @module
  */
 
+import { BadInputError } from "../util/bad_input.ts";
+
 /** A field path: mapping keys and list indices, e.g. `["targets", 0, "url"]`. */
 export type Path = (string | number)[];
 
@@ -17,7 +19,7 @@ export type Raw = Record<string, unknown>;
 const MAX_PROBLEMS_SHOWN = 100;
 
 /** A configuration that cannot be used; `problems` holds every reason found. */
-export class ConfigError extends Error {
+export class ConfigError extends BadInputError {
   /** One line per problem, each starting with its field path. */
   readonly problems: readonly string[];
 

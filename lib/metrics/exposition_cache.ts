@@ -15,7 +15,6 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
 import { createGzip, gunzipSync, gzipSync } from "node:zlib";
 import { ChunkWriter, snapshot, writeTargets } from "./exposition.ts";
 import type { ResultsStore } from "./results.ts";
@@ -267,6 +266,13 @@ class GzipStream {
   async end(): Promise<Uint8Array> {
     this.#gzip.end();
     await this.#ended;
-    return this.#out.length === 1 ? this.#out[0]! : Buffer.concat(this.#out, this.#bytes);
+    if (this.#out.length === 1) return this.#out[0]!;
+    const all = new Uint8Array(this.#bytes);
+    let at = 0;
+    for (const chunk of this.#out) {
+      all.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    return all;
   }
 }

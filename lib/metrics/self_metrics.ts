@@ -12,7 +12,7 @@
  */
 
 import process from "node:process";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "./prom_client.ts";
 
 /** Seconds since the epoch when this process started. */
 const START_TIME_SECONDS = Math.round(performance.timeOrigin) / 1000;

@@ -11,11 +11,34 @@
  * @module
  */
 
-import { Authenticator } from "./auth.ts";
-import { withAuth } from "./auth_middleware.ts";
+import type { Authenticator } from "./auth.ts";
 import { ConnectionGuard, type GuardOptions } from "./conn_guard.ts";
-import { loadWebConfig, type WebConfig } from "./web_config.ts";
+import type { WebConfig } from "./web_config.ts";
 import type { Logger } from "../util/log.ts";
+
+/** The web config's parser and credential checks. */
+interface WebConfigModules {
+  loadWebConfig: typeof import("./web_config.ts").loadWebConfig;
+  Authenticator: typeof import("./auth.ts").Authenticator;
+  withAuth: typeof import("./auth_middleware.ts").withAuth;
+}
+
+/**
+ * Loaded only when a web config file is given: bcrypt, X.509 and YAML stay
+ * out of the memory of an exporter that serves plain HTTP.
+ */
+async function webConfigModules(): Promise<WebConfigModules> {
+  const [config, auth, middleware] = await Promise.all([
+    import("./web_config.ts"),
+    import("./auth.ts"),
+    import("./auth_middleware.ts"),
+  ]);
+  return {
+    loadWebConfig: config.loadWebConfig,
+    Authenticator: auth.Authenticator,
+    withAuth: middleware.withAuth,
+  };
+}
 
 /** Options of {@linkcode WebServer.start}. */
 export interface WebServerOptions {
@@ -58,18 +81,22 @@ export class WebServer {
   #candidate?: string;
   #lastError?: string;
   #stopped = false;
+  readonly #modules?: WebConfigModules;
   readonly #handler: (req: Request) => Promise<Response>;
   readonly #finished: Promise<void>;
   #resolveFinished!: () => void;
   /** Public listeners opened so far (1 + certificate swaps), for tests. */
   listeners = 0;
 
-  private constructor(options: WebServerOptions, config?: WebConfig) {
+  private constructor(options: WebServerOptions, modules?: WebConfigModules, config?: WebConfig) {
     this.#options = options;
+    this.#modules = modules;
     this.#config = config;
-    this.#auth = config ? new Authenticator(config) : undefined;
+    this.#auth = config ? new modules!.Authenticator(config) : undefined;
     this.#port = options.port;
-    this.#handler = withAuth(options.handler, () => ({ config: this.#config, auth: this.#auth }));
+    this.#handler = modules
+      ? modules.withAuth(options.handler, () => ({ config: this.#config, auth: this.#auth }))
+      : options.handler;
     this.#finished = new Promise((resolve) => (this.#resolveFinished = resolve));
   }
 
@@ -79,8 +106,11 @@ export class WebServer {
    * @throws {WebConfigError} when the web config is bad.
    */
   static async start(options: WebServerOptions): Promise<WebServer> {
-    const config = options.webConfigFile ? await loadWebConfig(options.webConfigFile) : undefined;
-    const server = new WebServer(options, config);
+    const modules = options.webConfigFile ? await webConfigModules() : undefined;
+    const config = options.webConfigFile
+      ? await modules!.loadWebConfig(options.webConfigFile)
+      : undefined;
+    const server = new WebServer(options, modules, config);
     server.#server = Deno.serve({
       hostname: "127.0.0.1",
       port: 0,
@@ -169,7 +199,7 @@ export class WebServer {
     const old = this.#config;
     const tlsChanged = next.tls?.cert !== old?.tls?.cert || next.tls?.key !== old?.tls?.key;
     this.#config = next;
-    this.#auth = new Authenticator(next);
+    this.#auth = new this.#modules!.Authenticator(next);
     if (tlsChanged && !await this.#replaceListener(old)) return false;
     this.#options.logger.info("web config reloaded", {
       tls: next.tls !== undefined,
@@ -185,7 +215,7 @@ export class WebServer {
     if (!file || this.#stopped) return undefined;
     let next: WebConfig;
     try {
-      next = await loadWebConfig(file);
+      next = await this.#modules!.loadWebConfig(file);
     } catch (e) {
       const err = (e as Error).message;
       // Logged once per distinct problem, not at every poll.
@@ -221,7 +251,7 @@ export class WebServer {
       this.#listener = await this.#listenSoon();
     } catch (e) {
       this.#config = old;
-      this.#auth = old ? new Authenticator(old) : undefined;
+      this.#auth = old ? new this.#modules!.Authenticator(old) : undefined;
       this.#options.logger.error(
         "web config reload failed: cannot listen with the new TLS settings",
         { err: (e as Error).message },

@@ -13,7 +13,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { formatDuration } from "../config/units.ts";
 import type { TargetState } from "../metrics/results.ts";
 
@@ -214,13 +213,17 @@ const SCRIPT = `
 })();
 `;
 
-const sha256 = (text: string) => `'sha256-${createHash("sha256").update(text).digest("base64")}'`;
+/** A CSP source for `text`: `'sha256-…'` (WebCrypto, so the page needs no node:crypto). */
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return `'sha256-${btoa(String.fromCharCode(...new Uint8Array(digest)))}'`;
+}
 
 /** The page's Content-Security-Policy: its own script and style only. */
 export const STATUS_PAGE_CSP: string = [
   "default-src 'none'",
-  `script-src ${sha256(SCRIPT)}`,
-  `style-src ${sha256(STYLE)}`,
+  `script-src ${await sha256(SCRIPT)}`,
+  `style-src ${await sha256(STYLE)}`,
   "img-src data:",
   "connect-src 'self'",
   "base-uri 'none'",

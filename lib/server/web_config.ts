@@ -19,6 +19,7 @@
  */
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { BadInputError } from "../util/bad_input.ts";
 import { readTextFileAtMost } from "../util/read_file.ts";
 import { parseYaml } from "../util/yaml.ts";
 
@@ -44,7 +45,7 @@ const UNSUPPORTED = new Set([
 const BCRYPT_RE = /^\$2[aby]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
 
 /** A web config that cannot be used; the message says why, never a secret. */
-export class WebConfigError extends Error {
+export class WebConfigError extends BadInputError {
   constructor(message: string) {
     super(message);
     this.name = "WebConfigError";

@@ -114,6 +114,6 @@ Deno.test("the app exports the certificate expiry of https targets only", async 
     assert.equal(samples.get(`${name}{url="${tls.url}/"}`), notAfter("wrong_host"));
     assert.equal(samples.get(`${name}{url="${plain.url}/"}`), undefined);
     assert.equal(samples.get(`sample_external_url_up{url="${tls.url}/"}`), 0);
-    assert.equal(app.stats.tlsLookups, 1, "three checks, one certificate lookup");
+    assert.equal(app.tlsInfo.lookups, 1, "three checks, one certificate lookup");
   }
 });
