@@ -11,6 +11,7 @@ import { createHandler } from "./server/routes.ts";
 import { HttpClients } from "./check/http_clients.ts";
 import type { Logger } from "./util/log.ts";
 import { probe } from "./check/probe.ts";
+import { closeBodyMatchers } from "./check/body_match.ts";
 import { failure, type ProbeResult } from "./check/outcome.ts";
 import { ResultsStore } from "./metrics/results.ts";
 import { Scheduler } from "./check/scheduler.ts";
@@ -115,8 +116,15 @@ export class App {
       log.error("config reload failed; keeping the running config", { err: message });
       return err(message);
     }
+    // A target whose settings changed counts as removed and added (its state restarts).
+    const before = new Set(this.#config.targets.map((t) => t.key));
+    const after = new Set(config.targets.map((t) => t.key));
     this.apply(config);
-    log.info("config reloaded", { targets: config.targets.length });
+    log.info("config reloaded", {
+      targets: config.targets.length,
+      added: [...after].filter((key) => !before.has(key)).length,
+      removed: [...before].filter((key) => !after.has(key)).length,
+    });
     return ok(config);
   }
 
@@ -133,10 +141,11 @@ export class App {
     this.selfMetrics.reloaded(true, Date.now() / 1000);
   }
 
-  /** Stops checking, aborts checks in flight and closes HTTP clients. */
+  /** Stops checking, aborts checks in flight and closes HTTP clients and body matchers. */
   async stop(): Promise<void> {
     await this.scheduler.stop();
     this.#clients.close();
+    closeBodyMatchers();
   }
 
   async #check(target: TargetConfig, signal: AbortSignal): Promise<void> {

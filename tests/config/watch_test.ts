@@ -24,7 +24,7 @@ Deno.test("config watcher", async (t) => {
       () => {
         seen.push(Deno.readTextFileSync(`${dir}/config.yaml`));
       },
-      { signal: controller.signal, debounceMs: 50 },
+      { signal: controller.signal, debounceMs: 50, settleMs: 100 },
     );
     try {
       for (let g = 2; g <= 4; g++) {
@@ -47,7 +47,7 @@ Deno.test("config watcher", async (t) => {
     const controller = new AbortController();
     const watching = watchConfigFile(file, () => {
       calls++;
-    }, { signal: controller.signal, debounceMs: 50 });
+    }, { signal: controller.signal, debounceMs: 50, settleMs: 100 });
     try {
       Deno.writeTextFileSync(file, "b");
       await until(() => calls === 1, 3000);
