@@ -13,6 +13,7 @@ import { CHECK_RESULTS } from "../../lib/check/classify.ts";
 import { buildConfig } from "../../lib/config/validate.ts";
 import { Logger } from "../../lib/util/log.ts";
 import { probe } from "../../lib/check/probe.ts";
+import { closeBodyMatchers } from "../../lib/check/body_match.ts";
 import {
   fullBacklog,
   hostileFixture,
@@ -312,6 +313,8 @@ Deno.test("hostile targets: an endless body costs memory bounded by the body lim
     await until(() => hostile.open === 0, 3000);
   } finally {
     client.close();
+    // 512 KiB is matched by a matcher Worker, which the app would close on stop.
+    closeBodyMatchers();
   }
 });
 
