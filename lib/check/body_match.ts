@@ -115,6 +115,30 @@ export interface MatchRequest {
 /** What a matcher posts back. */
 export type MatchReply = { readonly matched: boolean } | { readonly error: string };
 
+/**
+ * A started matcher as the pool uses it: a `Worker` is one. Another thread's
+ * matcher can be one too, through a `MessagePort` handed to the matcher
+ * module (`{ port }`, see body_match_worker.ts) plus a way to terminate it.
+ */
+export interface MatcherHandle {
+  postMessage(message: MatchRequest, transfer?: Transferable[]): void;
+  onmessage: ((event: MessageEvent<MatchReply>) => void) | null;
+  /** Uncaught errors of the matcher (a Worker's `error` event). */
+  onerror?: ((event: ErrorEvent) => void) | null;
+  terminate(): void;
+}
+
+/**
+ * Starts a matcher in this thread: `new Worker` of body_match_worker.ts.
+ * Creating a Worker holds the calling thread ~20 ms (~70 ms for the first
+ * one in a process), and a Worker started from inside a Worker answered its
+ * first message only after ~1 s on Deno 2.9.6 (docs/hardening.md): a pool
+ * inside a Worker should get its matchers from the main thread instead.
+ */
+export function startMatcherWorker(): MatcherHandle {
+  return new Worker(new URL("./body_match_worker.ts", import.meta.url).href, { type: "module" });
+}
+
 /** Options of {@linkcode MatcherPool}. */
 export interface MatcherPoolOptions {
   /**
@@ -125,6 +149,11 @@ export interface MatcherPoolOptions {
   maxMatchers?: number;
   /** A matcher idle for this long is terminated. Default: 30 s. */
   idleMs?: number;
+  /**
+   * Starts a matcher; `deno compile` must `--include` its module (deno.json's
+   * compile task includes body_match_worker.ts). Default: {@linkcode startMatcherWorker}.
+   */
+  spawn?: () => MatcherHandle;
 }
 
 interface Job {
@@ -137,7 +166,7 @@ interface Job {
 }
 
 interface Matcher {
-  readonly worker: Worker;
+  readonly worker: MatcherHandle;
   job?: Job;
   idleTimer?: ReturnType<typeof setTimeout>;
 }
@@ -146,6 +175,7 @@ interface Matcher {
 export class MatcherPool {
   readonly #maxMatchers: number;
   readonly #idleMs: number;
+  readonly #spawnMatcher: () => MatcherHandle;
   readonly #matchers = new Set<Matcher>();
   readonly #queue: Job[] = [];
   #started = 0;
@@ -153,6 +183,7 @@ export class MatcherPool {
   constructor(options: MatcherPoolOptions = {}) {
     this.#maxMatchers = Math.max(1, options.maxMatchers ?? 2);
     this.#idleMs = options.idleMs ?? 30_000;
+    this.#spawnMatcher = options.spawn ?? startMatcherWorker;
   }
 
   /** Matchers alive now. */
@@ -233,11 +264,8 @@ export class MatcherPool {
     }
   }
 
-  /** A new matcher; `deno compile` must `--include` its module (deno.json's compile task does). */
   #spawn(): Matcher {
-    const worker = new Worker(new URL("./body_match_worker.ts", import.meta.url).href, {
-      type: "module",
-    });
+    const worker = this.#spawnMatcher();
     this.#started++;
     const matcher: Matcher = { worker };
     this.#matchers.add(matcher);

@@ -12,8 +12,10 @@ import {
   compiledPattern,
   INLINE_COST_LIMIT,
   matchBody,
+  type MatcherHandle,
   MatcherPool,
   type MatchError,
+  startMatcherWorker,
 } from "../../lib/check/body_match.ts";
 import { type BodyPattern, parseBodyRegex } from "../../lib/config/body_regex.ts";
 import type { Result } from "../../lib/util/result.ts";
@@ -269,4 +271,36 @@ Deno.test("an idle matcher is terminated; close() ends what is running or waitin
     assertAborted(await waiting, false);
     assert.equal(pool.size, 0);
   });
+});
+
+Deno.test("a matcher can serve another thread through a MessagePort it is given", async () => {
+  // What a pool inside the checks' Worker would use: the main thread starts
+  // the matcher (a Worker started from a Worker answers only after ~1 s) and
+  // hands the pool one end of a channel.
+  const spawn = (): MatcherHandle => {
+    const worker = startMatcherWorker();
+    const channel = new MessageChannel();
+    (worker as unknown as Worker).postMessage({ port: channel.port2 }, [channel.port2]);
+    return {
+      postMessage: (message, transfer) => channel.port1.postMessage(message, transfer ?? []),
+      get onmessage() {
+        return channel.port1.onmessage;
+      },
+      set onmessage(handler) {
+        channel.port1.onmessage = handler;
+      },
+      terminate() {
+        channel.port1.close();
+        worker.terminate();
+      },
+    };
+  };
+  await using pool = disposable(new MatcherPool({ spawn }));
+  const body = encoder.encode(`${"hay ".repeat(10_000)}needle`);
+  assert.deepEqual(await matchBody(pattern("needle$"), body, { matchers: pool.pool }), {
+    ok: true,
+    value: true,
+  });
+  assert.equal(body.byteLength, 0, "transferred through the port");
+  assert.equal(pool.pool.started, 1);
 });
