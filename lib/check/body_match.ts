@@ -15,10 +15,12 @@ import type { BodyPattern } from "../config/body_regex.ts";
 import { err, ok, type Result } from "../util/result.ts";
 
 /**
- * Largest `body bytes × program instructions` matched inline. The worst case
- * measured is ~0.6 µs per byte and instruction (a DFA state built for every
- * byte of a hostile body, docs/hardening.md), so ≤ ~2.5 ms: e.g. up to 273
- * bytes for `"status":"UP"` (15 instructions). Anything larger goes to a matcher.
+ * Largest `body bytes × program instructions` matched inline: e.g. up to 273
+ * bytes for `"status":"UP"` (15 instructions). The cost of a hostile body
+ * grows with both (a DFA state built for each byte, each state costing with
+ * the program's size): the worst case measured at this limit is ~4 ms
+ * (`bench/body_match.ts`, docs/hardening.md), where 16 KiB inline took ~70 ms.
+ * Anything larger goes to a matcher.
  */
 export const INLINE_COST_LIMIT = 4096;
 
@@ -142,7 +144,7 @@ export function startMatcherWorker(): MatcherHandle {
 /** Options of {@linkcode MatcherPool}. */
 export interface MatcherPoolOptions {
   /**
-   * Most matchers at once (each is a thread with its own heap, ~25 MB RSS).
+   * Most matchers at once (each is a thread with its own heap, ~12 MiB RSS).
    * A second one starts only while the first is busy, so one target whose
    * match runs to its timeout does not hold up the others. Default: 2.
    */
