@@ -179,7 +179,8 @@ export async function probe(
         // Stops an endless or oversized body; a no-op when it ended.
         await reader.cancel().catch(() => {});
       }
-      if (chunks) received = concat(chunks, bodyBytes);
+      // One buffer (a native copy), to be transferred to a matcher whole.
+      if (chunks) received = await new Blob(chunks as BlobPart[]).bytes();
     }
     readMs = performance.now() - start;
     if (!statusAccepted(target.validStatusCodes, statusCode)) {
@@ -225,18 +226,6 @@ export async function probe(
     outer?.removeEventListener("abort", onOuterAbort);
     ownClient?.close();
   }
-}
-
-/** One buffer holding `chunks` (`length` bytes in all). */
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }
 
 /**
