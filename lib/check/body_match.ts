@@ -79,6 +79,24 @@ export function matchBody(
 
 let shared: MatcherPool | undefined;
 
+/**
+ * True when a check of `target` may need a matcher: its body_regex over a
+ * body of up to `bodyLimit` bytes can cost more than {@linkcode INLINE_COST_LIMIT}.
+ */
+export function mayNeedMatcher(target: { bodyRegex?: BodyPattern; bodyLimit: number }): boolean {
+  return target.bodyRegex !== undefined &&
+    target.bodyLimit * Math.max(1, target.bodyRegex.instructions) > INLINE_COST_LIMIT;
+}
+
+/**
+ * Starts one shared matcher now, if none is running: starting one holds the
+ * caller ~20–70 ms, better spent before the checks start than while they are
+ * timed. It is terminated when idle, like any other.
+ */
+export function warmBodyMatchers(): void {
+  (shared ??= new MatcherPool()).warm();
+}
+
 /** Terminates the shared matchers (the app stops); a later large match starts new ones. */
 export function closeBodyMatchers(): void {
   shared?.close();
@@ -218,6 +236,16 @@ export class MatcherPool {
       this.#queue.push(job);
       this.#dispatch();
     });
+  }
+
+  /** Starts one matcher, idle, if none is running (see {@linkcode warmBodyMatchers}). */
+  warm(): void {
+    if (this.#matchers.size > 0) return;
+    try {
+      this.#idle(this.#spawn());
+    } catch {
+      // The first match that needs a matcher will say why it cannot start.
+    }
   }
 
   /** Terminates every matcher; matches running or waiting end as aborted. */

@@ -15,6 +15,7 @@ import {
   type MatcherHandle,
   MatcherPool,
   type MatchError,
+  mayNeedMatcher,
   startMatcherWorker,
 } from "../../lib/check/body_match.ts";
 import { type BodyPattern, parseBodyRegex } from "../../lib/config/body_regex.ts";
@@ -303,4 +304,21 @@ Deno.test("a matcher can serve another thread through a MessagePort it is given"
   });
   assert.equal(body.byteLength, 0, "transferred through the port");
   assert.equal(pool.pool.started, 1);
+});
+
+Deno.test("warm(): a matcher started before it is needed, used by the first match", async () => {
+  const p = pattern("needle$");
+  assert.equal(mayNeedMatcher({ bodyRegex: p, bodyLimit: 1024 * 1024 }), true);
+  assert.equal(
+    mayNeedMatcher({ bodyRegex: p, bodyLimit: Math.floor(INLINE_COST_LIMIT / p.instructions) }),
+    false,
+  );
+  assert.equal(mayNeedMatcher({ bodyLimit: 1024 * 1024 }), false);
+  await using pool = disposable(new MatcherPool());
+  pool.pool.warm();
+  pool.pool.warm();
+  assert.equal(pool.pool.size, 1);
+  const body = encoder.encode(`${"hay ".repeat(10_000)}needle`);
+  assert.deepEqual(await matchBody(p, body, { matchers: pool.pool }), { ok: true, value: true });
+  assert.equal(pool.pool.started, 1, "the warm matcher did the match");
 });
