@@ -83,6 +83,11 @@ targets:
         assert.equal(same, kept, "unchanged target keeps its state object");
         assert.ok(same.counts[0]! >= countBefore);
         await until(async () => /\/new"\} 1$/m.test((await get("/metrics")).text));
+        // One kept, /new added, /503 removed.
+        assert.ok(
+          lines.some((l) => l.includes('msg="config reloaded" targets=2 added=1 removed=1')),
+          lines.filter((l) => l.includes("reloaded")).join("\n"),
+        );
       },
     );
   }

@@ -31,12 +31,31 @@ export interface Classified {
 // e.g. "error sending request for url (…): client error (Connect): tcp connect error: …".
 const RULES: [RegExp, CheckResult][] = [
   [/dns error|failed to lookup address|name or service not known|no such host/i, "dns"],
-  [/certificate|tls|ssl|handshake|received corrupt message|peer sent/i, "tls"],
+  // "received fatal alert: …" is a TLS alert from the server (rustls' wording).
+  [/certificate|tls|ssl|handshake|received corrupt message|peer sent|fatal alert/i, "tls"],
   [
     /tcp connect error|connection refused|network is unreachable|host is unreachable|are blocked/i,
     "connect",
   ],
   [/error reading a body|body|decod/i, "body"],
+];
+
+/**
+ * Messages whose own words do not say what happened: the result and the
+ * reason given instead (the message follows the reason).
+ */
+const EXPLAINED: [RegExp, Classified][] = [
+  [/received fatal alert: ProtocolVersion/i, {
+    result: "tls",
+    reason: "the server refused every TLS version the client offers (TLS 1.2 and 1.3)",
+  }],
+  // hyper's words for both of its response-head limits, measured on Deno 2.9.6:
+  // 101 header lines, or a head over 507,904 bytes (496 KiB).
+  [/message head is too large/i, {
+    result: "error",
+    reason:
+      "response head too large for the HTTP client: more than 100 headers or more than 496 KiB",
+  }],
 ];
 
 /** The message most specific to the failure: `cause.message` when fetch wrapped it. */
@@ -74,6 +93,9 @@ export function classifyError(err: unknown, phase: "headers" | "body"): Classifi
   const reason = shortReason(message);
   const name = err instanceof Error ? err.name : "";
   if (name === "TimeoutError") return { result: "timeout", reason };
+  for (const [pattern, explained] of EXPLAINED) {
+    if (pattern.test(message)) return { ...explained, reason: `${explained.reason} (${reason})` };
+  }
   // The connect-phase rules come first: a "body" word in a DNS error is still DNS.
   for (const [pattern, result] of RULES) {
     if (result === "body" && phase !== "body") continue;

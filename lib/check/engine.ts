@@ -25,6 +25,13 @@ import type {
   Port,
   ResultRecord,
 } from "./engine_protocol.ts";
+import {
+  type MatcherHandle,
+  MatcherPool,
+  type MatchReply,
+  type MatchRequest,
+  mayNeedMatcher,
+} from "./body_match.ts";
 import { HttpClients } from "./http_clients.ts";
 import { failure, type ProbeResult } from "./outcome.ts";
 import { probe } from "./probe.ts";
@@ -73,6 +80,46 @@ function viewOf(config: Config): ConfigView {
   };
 }
 
+/**
+ * A body matcher the serving side starts for the engine and reaches through
+ * a MessagePort: messages wait here until the port arrives.
+ */
+class RemoteMatcher implements MatcherHandle {
+  onmessage: ((event: MessageEvent<MatchReply>) => void) | null = null;
+  onerror: ((event: ErrorEvent) => void) | null = null;
+  #port?: MessagePort;
+  #waiting: [MatchRequest, Transferable[] | undefined][] = [];
+  #ended = false;
+
+  constructor(readonly id: number, private readonly end: (id: number) => void) {}
+
+  attach(port: MessagePort): void {
+    if (this.#ended) return port.close();
+    this.#port = port;
+    port.onmessage = (event) => this.onmessage?.(event as MessageEvent<MatchReply>);
+    for (const [message, transfer] of this.#waiting.splice(0)) {
+      port.postMessage(message, transfer ?? []);
+    }
+  }
+
+  fail(message: string): void {
+    this.onerror?.(new ErrorEvent("error", { message }));
+  }
+
+  postMessage(message: MatchRequest, transfer?: Transferable[]): void {
+    if (this.#port) this.#port.postMessage(message, transfer ?? []);
+    else this.#waiting.push([message, transfer]);
+  }
+
+  terminate(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#port?.close();
+    this.#waiting = [];
+    this.end(this.id);
+  }
+}
+
 /** Runs the checks of the config it is told to load, and reports every result. */
 export class Engine {
   readonly #port: Port<EngineRequest, EngineEvent>;
@@ -89,6 +136,20 @@ export class Engine {
   #stopped = false;
   /** Loads run one after the other, in the order they were asked for. */
   #loading: Promise<void> = Promise.resolve();
+  readonly #remoteMatchers = new Map<number, RemoteMatcher>();
+  #nextMatcher = 1;
+  /** Matchers of bodies too large to match inline, started by the serving side. */
+  readonly #matchers = new MatcherPool({
+    spawn: () => {
+      const matcher = new RemoteMatcher(this.#nextMatcher++, (id) => {
+        this.#remoteMatchers.delete(id);
+        this.#port.postMessage({ type: "matcher", action: "terminate", id });
+      });
+      this.#remoteMatchers.set(matcher.id, matcher);
+      this.#port.postMessage({ type: "matcher", action: "spawn", id: matcher.id });
+      return matcher;
+    },
+  });
 
   constructor(port: Port<EngineRequest, EngineEvent>, options: EngineOptions = {}) {
     this.#port = port;
@@ -101,6 +162,16 @@ export class Engine {
     switch (message.type) {
       case "init":
         this.#debug = message.logLevel === "debug";
+        return;
+      case "matcher-port":
+        {
+          const matcher = this.#remoteMatchers.get(message.id);
+          if (matcher) matcher.attach(message.port);
+          else message.port.close();
+        }
+        return;
+      case "matcher-error":
+        this.#remoteMatchers.get(message.id)?.fail(message.message);
         return;
       case "load":
         this.#loading = this.#loading.then(() => this.#load(message.id, message.source));
@@ -164,6 +235,8 @@ export class Engine {
         },
       });
       this.#scheduler.setTargets(config.targets);
+      // Starting a matcher takes a moment: before the first checks, not while they run.
+      if (config.targets.some(mayNeedMatcher)) this.#matchers.warm();
       this.#scheduler.start();
       return;
     }
@@ -184,7 +257,7 @@ export class Engine {
       });
     }
     if (client) {
-      result = await probe(target, { signal, client });
+      result = await probe(target, { signal, client, matchers: this.#matchers });
       if (signal.aborted) return;
     }
     const finishedAt = Date.now();
@@ -235,6 +308,7 @@ export class Engine {
     this.#stopped = true;
     await this.#scheduler?.stop();
     this.#clients.close();
+    this.#matchers.close();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#port.postMessage({ type: "stopped", id });

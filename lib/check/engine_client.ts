@@ -19,6 +19,7 @@ import type {
   ResultRecord,
 } from "./engine_protocol.ts";
 import { Engine } from "./engine.ts";
+import { type MatcherHandle, type MatchRequest, startMatcherWorker } from "./body_match.ts";
 import type { LogLevel } from "../util/log.ts";
 import { err, ok, type Result } from "../util/result.ts";
 
@@ -54,6 +55,8 @@ export class EngineClient {
   readonly #channel?: MessageChannel;
   readonly #options: EngineClientOptions;
   readonly #waiting = new Map<number, (event: EngineEvent) => void>();
+  /** Body matchers started for the engine, by the engine's id for them. */
+  readonly #matchers = new Map<number, MatcherHandle>();
   #nextId = 1;
   #stopping?: Promise<void>;
 
@@ -96,6 +99,10 @@ export class EngineClient {
       case "log":
         this.#options.onLog?.(event.level, event.msg, event.fields as Record<string, string>);
         return;
+      case "matcher":
+        if (event.action === "spawn") this.#startMatcher(event.id);
+        else this.#endMatcher(event.id);
+        return;
       case "loaded":
       case "stopped": {
         const resolve = this.#waiting.get(event.id);
@@ -104,6 +111,35 @@ export class EngineClient {
         return;
       }
     }
+  }
+
+  /**
+   * Starts a body matcher for the engine on this thread and hands the engine
+   * a port to it (see the "matcher" event in engine_protocol.ts).
+   */
+  #startMatcher(id: number): void {
+    if (this.#stopping) return;
+    let worker: MatcherHandle;
+    try {
+      worker = startMatcherWorker();
+    } catch (e) {
+      this.#port.postMessage({ type: "matcher-error", id, message: (e as Error).message });
+      return;
+    }
+    this.#matchers.set(id, worker);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this.#endMatcher(id);
+      this.#port.postMessage({ type: "matcher-error", id, message: event.message });
+    };
+    const channel = new MessageChannel();
+    worker.postMessage({ port: channel.port2 } as unknown as MatchRequest, [channel.port2]);
+    this.#port.postMessage({ type: "matcher-port", id, port: channel.port1 }, [channel.port1]);
+  }
+
+  #endMatcher(id: number): void {
+    this.#matchers.get(id)?.terminate();
+    this.#matchers.delete(id);
   }
 
   #request(request: (id: number) => EngineRequest): Promise<EngineEvent> {
@@ -136,6 +172,7 @@ export class EngineClient {
       await Promise.race([this.#request((id) => ({ type: "stop", id })), late]);
       clearTimeout(timer);
       this.#worker?.terminate();
+      for (const id of [...this.#matchers.keys()]) this.#endMatcher(id);
       this.#channel?.port1.close();
       this.#channel?.port2.close();
       for (const resolve of this.#waiting.values()) resolve({ type: "stopped", id: 0 });

@@ -69,6 +69,10 @@ export interface EngineStats {
 /** Serving side → engine. */
 export type EngineRequest =
   | { readonly type: "init"; readonly logLevel: LogLevel }
+  /** The port of a matcher the serving side started for the engine (transferred). */
+  | { readonly type: "matcher-port"; readonly id: number; readonly port: MessagePort }
+  /** That matcher died of an uncaught error. */
+  | { readonly type: "matcher-error"; readonly id: number; readonly message: string }
   | { readonly type: "load"; readonly id: number; readonly source: ConfigSource }
   | { readonly type: "stop"; readonly id: number };
 
@@ -100,6 +104,12 @@ export type EngineEvent =
     readonly stats: EngineStats;
   }
   | { readonly type: "stopped"; readonly id: number }
+  /**
+   * Start (or end) a body matcher Worker for the engine: Workers started
+   * from the main thread answer at once, ones started inside a Worker took
+   * ~1 s on Deno 2.9.6, and starting one holds the starting thread ~20 ms.
+   */
+  | { readonly type: "matcher"; readonly action: "spawn" | "terminate"; readonly id: number }
   | {
     readonly type: "log";
     readonly level: LogLevel;
@@ -109,7 +119,7 @@ export type EngineEvent =
 
 /** The two ends of the channel: a Worker, `self` inside one, or a MessagePort. */
 export interface Port<In, Out> {
-  postMessage(message: Out): void;
+  postMessage(message: Out, transfer?: Transferable[]): void;
   addEventListener(type: "message", listener: (event: MessageEvent<In>) => void): void;
   removeEventListener(type: "message", listener: (event: MessageEvent<In>) => void): void;
 }

@@ -6,7 +6,9 @@
  * @module
  */
 
-import type { TargetConfig } from "../config/schema.ts";
+import { LIMITS, type TargetConfig } from "../config/schema.ts";
+import { statusAccepted } from "../config/status_codes.ts";
+import { matchBody, type MatcherPool } from "./body_match.ts";
 import { classifyError } from "./classify.ts";
 import { formatDuration } from "../config/units.ts";
 import { type FailedResult, failure, type ProbeResult, success } from "./outcome.ts";
@@ -24,6 +26,8 @@ export interface ProbeOptions {
   client?: Deno.HttpClient;
   /** Epoch clock for `startedAt`. Default: `Date.now`. */
   now?: () => number;
+  /** Matchers for bodies too large to match inline. Default: matchBody's shared pool. */
+  matchers?: MatcherPool;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -62,10 +66,12 @@ export async function probe(
   let redirects = 0;
   let bodyBytes = 0;
   let phase: "headers" | "body" = "headers";
+  // Set when the body has been read: matching it is not the target's response time.
+  let readMs: number | undefined;
   const measured = () => ({
     startedAt,
     statusCode,
-    durationMs: performance.now() - start,
+    durationMs: readMs ?? performance.now() - start,
     redirects,
     bodyBytes,
   });
@@ -97,12 +103,19 @@ export async function probe(
       await response.body?.cancel();
       let next: URL;
       try {
-        next = new URL(location, url);
+        next = new URL(locationText(location), url);
       } catch {
         return fail("redirect", `redirect to an invalid location`);
       }
       if (next.protocol !== "http:" && next.protocol !== "https:") {
         return fail("redirect", `redirect to unsupported scheme '${next.protocol}'`);
+      }
+      next.hash = "";
+      if (next.href.length > LIMITS.maxUrlLength) {
+        return fail(
+          "redirect",
+          `redirect to a URL of ${next.href.length} characters (the HTTP client accepts at most ${LIMITS.maxUrlLength})`,
+        );
       }
       if (
         response.status === 303 ||
@@ -126,7 +139,7 @@ export async function probe(
     }
 
     phase = "body";
-    let text = "";
+    let received: Uint8Array = new Uint8Array(0);
     // A small declared, uncompressed body within the limit is read in one go,
     // which costs less CPU than the reader loop (docs/performance.md). Only a
     // small one: `bytes()` allocates the declared length up front, for as long
@@ -143,10 +156,10 @@ export async function probe(
     ) {
       const bytes = await response.bytes();
       bodyBytes = Math.min(bytes.byteLength, target.bodyLimit);
-      if (target.bodyRegex) text = new TextDecoder().decode(bytes.subarray(0, bodyBytes));
+      if (target.bodyRegex) received = bytes.subarray(0, bodyBytes);
     } else if (response.body) {
       const reader = response.body.getReader();
-      const decoder = target.bodyRegex ? new TextDecoder() : undefined;
+      const chunks: Uint8Array[] | undefined = target.bodyRegex ? [] : undefined;
       // Aborting the fetch does not always settle a read already pending on
       // its body (docs/performance.md); cancelling the reader does.
       const onAbort = () => void reader.cancel(controller.signal.reason).catch(() => {});
@@ -161,19 +174,43 @@ export async function probe(
             ? value.subarray(0, target.bodyLimit - bodyBytes)
             : value;
           bodyBytes += chunk.byteLength;
-          if (decoder) text += decoder.decode(chunk, { stream: true });
+          chunks?.push(chunk);
         }
       } finally {
         controller.signal.removeEventListener("abort", onAbort);
         // Stops an endless or oversized body; a no-op when it ended.
         await reader.cancel().catch(() => {});
       }
+      // One buffer (a native copy), to be transferred to a matcher whole.
+      if (chunks) received = await new Blob(chunks as BlobPart[]).bytes();
     }
-    if (!target.validStatusCodes.test(statusCode)) {
+    readMs = performance.now() - start;
+    if (!statusAccepted(target.validStatusCodes, statusCode)) {
       return fail("status", `status ${statusCode} not in ${target.validStatusCodes.source}`);
     }
-    if (target.bodyRegex && !target.bodyRegex.test(text)) {
-      return fail("body", `body does not match ${target.bodyRegex.source}`);
+    if (target.bodyRegex) {
+      const matched = await matchBody(target.bodyRegex, received, {
+        signal: controller.signal,
+        matchers: options.matchers,
+      });
+      if (!matched.ok) {
+        const { error } = matched;
+        if (error.kind === "failed") {
+          return fail("error", `body_regex match failed: ${error.message}`);
+        }
+        if (!timedOut) return fail("error", "aborted");
+        return fail(
+          "error",
+          error.running
+            ? `body_regex did not finish matching within the timeout (${
+              formatDuration(target.timeoutMs)
+            }; the response took ${Math.round(readMs)}ms)`
+            : `body_regex match did not start within the timeout (${
+              formatDuration(target.timeoutMs)
+            }): the matchers were busy with other checks`,
+        );
+      }
+      if (!matched.value) return fail("body", `body does not match ${target.bodyRegex.source}`);
     }
     return success(measured());
   } catch (err) {
@@ -194,4 +231,19 @@ export async function probe(
     outer?.removeEventListener("abort", onOuterAbort);
     ownClient?.close();
   }
+}
+
+/**
+ * A `Location` header as URL text. Headers reach JavaScript as one character
+ * per byte, so a raw UTF-8 `/bücher` arrives as `/bÃ¼cher`; `new URL` would
+ * encode each of those characters again (`b%C3%83%C2%BC…`). Each byte above
+ * 0x7F is percent-encoded as it is instead, which is what browsers and Go
+ * request (`b%C3%BCcher`); a host so encoded is decoded and IDNA-mapped by the
+ * URL parser.
+ */
+function locationText(header: string): string {
+  return header.replace(
+    /[\u0080-\u00ff]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { BodyPattern } from "./body_regex.ts";
 import type { StatusMatcher } from "./status_codes.ts";
 
 /** The URLs checked when nothing else is configured (the seed services). */
@@ -33,7 +34,27 @@ export const DEFAULTS = {
   maxFileBytes: 10 * 1024 * 1024,
 } as const;
 
-/** One URL to check, fully resolved: defaults applied, `${VAR}`s expanded. */
+/** Sizes a value may have; a larger one is refused at load with the limit in the message. */
+export const LIMITS = {
+  /**
+   * Characters of a target URL as fetched (without credentials and fragment):
+   * Deno's fetch throws "Invalid URL" beyond this (measured on Deno 2.9.6:
+   * 65,534 works, 65,535 does not; the HTTP library's URI limit).
+   */
+  maxUrlLength: 65_534,
+  /**
+   * Characters of one value of a target's `labels`. Each value is repeated in
+   * every series of the target (~27 per scrape with the histogram on), so a
+   * 5 MB value made a 135 MB scrape; 1,024 leaves room for a runbook URL.
+   */
+  maxLabelValueLength: 1024,
+} as const;
+
+/**
+ * One URL to check, fully resolved: defaults applied, `${VAR}`s expanded.
+ * Plain data only (no functions, RegExp or class instances), so that it can
+ * be posted to a Worker: `structuredClone(target)` deep-equals `target`.
+ */
 export interface TargetConfig {
   /** The URL fetched, without credentials. */
   readonly url: string;
@@ -49,8 +70,10 @@ export interface TargetConfig {
    */
   readonly credentialHeaders: readonly string[];
   readonly body?: string;
+  /** Tested with `statusAccepted` (status_codes.ts). */
   readonly validStatusCodes: StatusMatcher;
-  readonly bodyRegex?: RegExp;
+  /** RE2 pattern the body must match, matched by `matchBody` (lib/check/body_match.ts). */
+  readonly bodyRegex?: BodyPattern;
   readonly intervalMs: number;
   readonly timeoutMs: number;
   readonly followRedirects: boolean;

@@ -1,18 +1,33 @@
 /**
  * Accepted HTTP status codes: a list of codes (`200`), classes (`2xx`) and
- * ranges (`200-299`).
+ * ranges (`200-299`), parsed into plain data (a {@linkcode StatusMatcher}
+ * survives `structuredClone` and `postMessage`) and tested with
+ * {@linkcode statusAccepted}.
  *
  * @module
  */
 
 import { err, ok, type Result } from "../util/result.ts";
 
-/** Decides whether a final status code counts as up. */
+/** Which final status codes count as up: plain data, tested with {@linkcode statusAccepted}. */
 export interface StatusMatcher {
   /** The accepted set as written, normalised (`200,2xx,301-308`). */
   readonly source: string;
-  /** True when `status` is accepted. */
-  test(status: number): boolean;
+  /** Inclusive `[lo, hi]` ranges, one per item of `source` (`2xx` is `[200, 299]`). */
+  readonly ranges: readonly (readonly [number, number])[];
+}
+
+/**
+ * True when `matcher` accepts the status `code`.
+ *
+ * @example
+ * ```ts
+ * const codes = parseStatusCodes("2xx,301");
+ * if (codes.ok) statusAccepted(codes.value, 204); // true
+ * ```
+ */
+export function statusAccepted(matcher: StatusMatcher, code: number): boolean {
+  return matcher.ranges.some(([lo, hi]) => code >= lo && code <= hi);
 }
 
 /**
@@ -24,7 +39,7 @@ export interface StatusMatcher {
  * @example
  * ```ts
  * const codes = parseStatusCodes(["2xx", 301]);
- * if (codes.ok) codes.value.test(204); // true
+ * if (codes.ok) codes.value.ranges; // [[200, 299], [301, 301]]
  * parseStatusCodes("6xx"); // err("'6xx' is not a status code, class (2xx) or range (200-299)")
  * ```
  */
@@ -58,10 +73,7 @@ export function parseStatusCodes(value: unknown): Result<StatusMatcher, string> 
     ranges.push(range);
     parts.push(text);
   }
-  return ok({
-    source: parts.join(","),
-    test: (status) => ranges.some(([lo, hi]) => status >= lo && status <= hi),
-  });
+  return ok({ source: parts.join(","), ranges });
 }
 
 function notACode(item: string): string {

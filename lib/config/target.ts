@@ -19,10 +19,12 @@ import {
   DEFAULTS,
   HEADER_NAME_RE,
   LABEL_NAME_RE,
+  LIMITS,
   METHODS,
   RESERVED_LABELS,
   type TargetConfig,
 } from "./schema.ts";
+import { type BodyPattern, parseBodyRegex } from "./body_regex.ts";
 import { parseStatusCodes, type StatusMatcher } from "./status_codes.ts";
 import { parseByteSize, parseDuration } from "./units.ts";
 
@@ -98,12 +100,8 @@ export function resolveTarget(raw: unknown, ctx: TargetContext): TargetConfig | 
     tlsCaFile,
     labels,
   };
-  const key = JSON.stringify({
-    ...target,
-    bodyRegex: bodyRegex?.source,
-    validStatusCodes: validStatusCodes.source,
-  });
-  return { ...target, key };
+  // Plain data: every setting is in the key.
+  return { ...target, key: JSON.stringify(target) };
 }
 
 /** A setting's value and the path to blame for it. */
@@ -202,8 +200,17 @@ function resolveUrl(s: Scope): ResolvedUrl {
     s.problems.add(path, `scheme '${parsed.protocol}' is not supported (use http or https)`);
     return unusable;
   }
-  const split = splitCredentials(raw);
+  // The fragment is never sent: `…#a` and `…#b` are one target (a duplicate).
+  parsed.hash = "";
+  const split = splitCredentials(parsed.href);
   if (split.password) s.secrets.add(split.password);
+  if (split.url.length > LIMITS.maxUrlLength) {
+    s.problems.add(
+      path,
+      `is ${split.url.length} characters long; the HTTP client accepts at most ${LIMITS.maxUrlLength}`,
+    );
+    return unusable;
+  }
   // Normalised, so `https://a.example` and `https://a.example/` are one target.
   return { ...split, displayUrl: redactUrl(parsed.href) };
 }
@@ -318,19 +325,16 @@ function resolveAuth(s: Scope, fromUrl: ResolvedUrl): string | undefined {
 }
 
 /** What decides that a response is up; `validStatusCodes` is undefined when it is invalid. */
-function resolveMatchers(s: Scope): { validStatusCodes?: StatusMatcher; bodyRegex?: RegExp } {
+function resolveMatchers(s: Scope): { validStatusCodes?: StatusMatcher; bodyRegex?: BodyPattern } {
   const sc = s.pick("valid_status_codes");
   const codes = parseStatusCodes(sc.value ?? DEFAULTS.validStatusCodes);
   if (!codes.ok) s.problems.add(sc.path, codes.error);
   const br = s.pick("body_regex");
-  let bodyRegex: RegExp | undefined;
+  let bodyRegex: BodyPattern | undefined;
   if (br.value !== undefined) {
-    try {
-      if (typeof br.value !== "string") throw new Error("must be a string");
-      bodyRegex = new RegExp(br.value);
-    } catch (e) {
-      s.problems.add(br.path, `is not a valid regular expression: ${(e as Error).message}`);
-    }
+    const pattern = parseBodyRegex(br.value);
+    if (pattern.ok) bodyRegex = pattern.value;
+    else s.problems.add(br.path, pattern.error);
   }
   return { validStatusCodes: codes.ok ? codes.value : undefined, bodyRegex };
 }
@@ -388,6 +392,12 @@ function resolveLabels(s: Scope): Record<string, string> {
       }
       if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
         s.problems.add(path, "must be a string");
+      } else if (String(value).length > LIMITS.maxLabelValueLength) {
+        s.problems.add(
+          path,
+          `is ${String(value).length} characters long; a label value may have at most ` +
+            `${LIMITS.maxLabelValueLength} (it is repeated in every series of the target)`,
+        );
       }
       return [name, String(value)];
     },

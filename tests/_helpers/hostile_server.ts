@@ -22,6 +22,9 @@
  * | `/big-header` | a response with a 1 MB header |
  * | `/204`, `/304` | those statuses, with no body |
  * | `/http10` | HTTP/1.0, no Content-Length, body ends with the connection |
+ * | `/utf8-location` | 302 to `/ok/bücher-☃`, the Location sent as raw UTF-8 bytes |
+ * | `/ok/…` | 200 `ok` (where `/utf8-location` leads; `hits` shows the path asked for) |
+ * | `/headers/N` | 200 with N header lines in all (Deno's client takes at most 100) |
  *
  * @module
  */
@@ -166,6 +169,19 @@ export function hostileServer(options: HostileOptions = {}): HostileServer {
       return;
     }
     await drainHead(conn, rest);
+    if (path.startsWith("/ok/")) {
+      await writeAll(conn, head("200 OK", { "content-length": 2, connection: "close" }));
+      await writeAll(conn, encoder.encode("ok"));
+      return;
+    }
+    if (path.startsWith("/headers/")) {
+      const lines = Number(path.slice("/headers/".length));
+      const headers: Record<string, string | number> = { "content-length": 2, connection: "close" };
+      for (let i = 2; i < lines; i++) headers[`x-h${i}`] = "v";
+      await writeAll(conn, head("200 OK", headers));
+      await writeAll(conn, encoder.encode("ok"));
+      return;
+    }
     switch (path) {
       case "/ok":
         await writeAll(conn, head("200 OK", { "content-length": 2, connection: "close" }));
@@ -233,6 +249,13 @@ export function hostileServer(options: HostileOptions = {}): HostileServer {
           }),
         );
         await writeAll(conn, encoder.encode("ok"));
+        return;
+      case "/utf8-location":
+        // head() encodes as UTF-8: the bytes C3 BC for ü and E2 98 83 for ☃, as many servers send.
+        await writeAll(
+          conn,
+          head("302 Found", { location: "/ok/bücher-☃", "content-length": 0, connection: "close" }),
+        );
         return;
       case "/204":
         await writeAll(conn, head("204 No Content", { connection: "close" }));
@@ -373,6 +396,59 @@ export async function fullBacklog(maxFillers = 64): Promise<FullBacklog> {
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/**
+ * A TLS server that offers only TLS 1.0 and 1.1, which Deno's client (rustls:
+ * TLS 1.2 and 1.3 only) cannot speak: OpenSSL's `s_server` on 127.0.0.1 and a
+ * port it picks, with the localhost certificate (SECLEVEL 0, as OpenSSL 3
+ * refuses those versions otherwise). Needs `openssl` (.ci/tls_tools.sh).
+ */
+export async function legacyTlsServer(): Promise<TlsTestServer> {
+  const child = new Deno.Command("openssl", {
+    args: [
+      "s_server",
+      "-accept",
+      "127.0.0.1:0",
+      "-cert",
+      hostileFixture("localhost.pem"),
+      "-key",
+      hostileFixture("localhost.key"),
+      "-no_tls1_2",
+      "-no_tls1_3",
+      "-cipher",
+      "DEFAULT@SECLEVEL=0",
+      "-www",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  let port = 0;
+  while (!port) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += value;
+    port = Number(/ACCEPT 127\.0\.0\.1:(\d+)/.exec(text)?.[1] ?? 0);
+  }
+  // The rest of its output (one line per refused handshake) is read and dropped.
+  const draining = (async () => {
+    while (!(await reader.read()).done) { /* drop */ }
+  })().catch(() => {});
+  const close = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+    await child.status;
+    await draining;
+  };
+  if (!port) {
+    await close();
+    throw new Error(`openssl s_server did not start: ${text}`);
+  }
+  return { url: `https://localhost:${port}`, port, close, [Symbol.asyncDispose]: close };
 }
 
 /** Samples of a Prometheus text exposition by `name{labels}` (labels as written). */

@@ -11,6 +11,7 @@ import { X509Certificate } from "node:crypto";
 import { type TestApp, testApp } from "../_helpers/app.ts";
 import { CHECK_RESULTS } from "../../lib/check/classify.ts";
 import { probe } from "../../lib/check/probe.ts";
+import { closeBodyMatchers } from "../../lib/check/body_match.ts";
 import {
   fullBacklog,
   hostileFixture,
@@ -304,6 +305,8 @@ Deno.test("hostile targets: an endless body costs memory bounded by the body lim
     await until(() => hostile.open === 0, 3000);
   } finally {
     client.close();
+    // 512 KiB is matched by a matcher Worker, which the app would close on stop.
+    closeBodyMatchers();
   }
 });
 

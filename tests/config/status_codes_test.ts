@@ -1,7 +1,11 @@
 /** Tests of lib/config/status_codes.ts: codes, classes and ranges. */
 
 import assert from "node:assert/strict";
-import { parseStatusCodes, type StatusMatcher } from "../../lib/config/status_codes.ts";
+import {
+  parseStatusCodes,
+  statusAccepted,
+  type StatusMatcher,
+} from "../../lib/config/status_codes.ts";
 import { err } from "../../lib/util/result.ts";
 
 function matcher(value: unknown): StatusMatcher {
@@ -15,7 +19,7 @@ function accepted(value: unknown): [number, number][] {
   const m = matcher(value);
   const ranges: [number, number][] = [];
   for (let code = 100; code <= 599; code++) {
-    if (!m.test(code)) continue;
+    if (!statusAccepted(m, code)) continue;
     const last = ranges.at(-1);
     if (last && last[1] === code - 1) last[1] = code;
     else ranges.push([code, code]);
@@ -49,9 +53,19 @@ Deno.test("parseStatusCodes accepts", async (t) => {
     assert.equal(matcher("2xx, 301 ,404").source, "2xx,301,404");
     assert.deepEqual(accepted([" 404 "]), [[404, 404]]);
   });
-  await t.step("test() outside 100-599", () => {
+  await t.step("statusAccepted() outside 100-599", () => {
     const m = matcher("1xx,5xx");
-    for (const code of [0, 99, 600, 999, -1]) assert.equal(m.test(code), false, `${code}`);
+    for (const code of [0, 99, 600, 999, -1]) {
+      assert.equal(statusAccepted(m, code), false, `${code}`);
+    }
+  });
+  await t.step("the matcher is plain data: its ranges, as written", () => {
+    const m = matcher("200,2xx,301-308");
+    assert.deepEqual(m, {
+      source: "200,2xx,301-308",
+      ranges: [[200, 200], [200, 299], [301, 308]],
+    });
+    assert.deepStrictEqual(structuredClone(m), m);
   });
 });
 

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { Problems } from "../../lib/config/problems.ts";
-import type { ConfigOverrides, TargetConfig } from "../../lib/config/schema.ts";
+import { type ConfigOverrides, LIMITS, type TargetConfig } from "../../lib/config/schema.ts";
 import { resolveTarget } from "../../lib/config/target.ts";
 
 interface Resolved {
@@ -207,4 +207,47 @@ Deno.test("resolveTarget: the key is the resolved target, not how it was written
   );
   assert.equal(short.key, long.key);
   assert.notEqual(short.key, resolved({ url: "https://a.example/", body_regex: "ok" }).key);
+});
+
+Deno.test("resolveTarget: values that could never work are refused at load", async (t) => {
+  await t.step("the fragment is never sent: stripped from the fetched and the shown URL", () => {
+    const target = resolved("https://user:pw@a.example/page?q=1#section");
+    assert.equal(target.url, "https://a.example/page?q=1");
+    assert.equal(target.displayUrl, "https://user:***@a.example/page?q=1");
+    assert.equal(resolved("https://a.example/#a").key, resolved("https://a.example/#b").key);
+  });
+  await t.step("a URL longer than fetch accepts, with the limit", () => {
+    const base = "https://a.example/";
+    const atLimit = base + "a".repeat(LIMITS.maxUrlLength - base.length);
+    assert.equal(resolved(atLimit).url.length, 65_534);
+    // Credentials are not fetched, so they do not count.
+    assert.equal(resolved(atLimit.replace("https://", "https://u:p@")).url, atLimit);
+    const { target, problems } = resolve(`${atLimit}a`);
+    assert.equal(target, undefined);
+    assert.deepEqual(problems, [
+      "'targets[0].url': is 65535 characters long; the HTTP client accepts at most 65534",
+    ]);
+  });
+  await t.step("a body_regex longer than the limit, before compiling it", () => {
+    const { problems } = resolve({ url: "https://a.example/", body_regex: "a".repeat(4097) });
+    assert.deepEqual(problems, [
+      "'targets[0].body_regex': is 4097 characters long; at most 4096 are allowed",
+    ]);
+    // At the length limit, a list of words is still a small program.
+    const words = Array.from({ length: 1000 }, (_, i) => `w${i}`).join("|").slice(0, 4096);
+    assert.equal(words.length, 4096);
+    resolved({ url: "https://a.example/", body_regex: words });
+  });
+  await t.step("a label value longer than the limit", () => {
+    const runbook = `https://wiki.example/${"r".repeat(1003)}`;
+    assert.equal(runbook.length, 1024);
+    assert.equal(
+      resolved({ url: "https://a.example/", labels: { runbook } }).labels.runbook,
+      runbook,
+    );
+    const { problems } = resolve({ url: "https://a.example/", labels: { big: "x".repeat(5e6) } });
+    assert.deepEqual(problems, [
+      "'targets[0].labels.big': is 5000000 characters long; a label value may have at most 1024 (it is repeated in every series of the target)",
+    ]);
+  });
 });

@@ -13,6 +13,7 @@ import {
   DEFAULTS,
   type TargetConfig,
 } from "../../lib/config/schema.ts";
+import { statusAccepted } from "../../lib/config/status_codes.ts";
 import { buildConfig } from "../../lib/config/validate.ts";
 
 const FIXTURES = new URL("../fixtures/config/", import.meta.url);
@@ -66,6 +67,9 @@ const RESERVED = "is reserved (url, result, le, reason, version, deno)";
 const BAD_PREFIX =
   "is not a valid metric name prefix (letters, digits, _ and :, not starting with a digit)";
 const BAD_CODE = "is not a status code, class (2xx) or range (200-299)";
+const NOT_RE2 = "is not a valid RE2 regular expression: ";
+const RE2_HINT =
+  "(RE2 has no lookaround or backreferences; syntax: https://github.com/google/re2/wiki/Syntax)";
 
 /**
  * Every bad fixture and the exact message of the ConfigError it must produce
@@ -134,7 +138,18 @@ const BAD_CONFIGS: Record<string, string> = {
   "bad_status_codes_empty.yaml":
     "Cannot load config: 'targets[0].valid_status_codes' (line 3): must list at least one status code",
   "bad_body_regex.yaml":
-    "Cannot load config: 'targets[0].body_regex' (line 3): is not a valid regular expression: Invalid regular expression: /status: (ok/: Unterminated group",
+    `Cannot load config: 'targets[0].body_regex' (line 3): ${NOT_RE2}missing closing ): \`status: (ok\` ${RE2_HINT}`,
+  "bad_body_regex_unsupported.yaml": "Cannot load config: 4 problems:\n" +
+    `  'targets[0].body_regex' (line 5): ${NOT_RE2}invalid or unsupported Perl syntax: \`(?=\` ${RE2_HINT}\n` +
+    `  'targets[1].body_regex' (line 7): ${NOT_RE2}lookbehind is not supported: \`(?<!\` ${RE2_HINT}\n` +
+    `  'targets[2].body_regex' (line 9): ${NOT_RE2}invalid escape sequence: \`\\1\` ${RE2_HINT}\n` +
+    `  'targets[3].body_regex' (line 11): ${NOT_RE2}invalid nested repetition operator: \`++\` ${RE2_HINT}`,
+  "bad_body_regex_too_large.yaml":
+    "Cannot load config: 'targets[0].body_regex' (line 4): compiles to 3002 RE2 instructions; at most 2000 are allowed (use fewer or smaller {n} repeats)",
+  "bad_url_fragment_duplicate.yaml":
+    "Cannot load config: 'targets[1]' (line 4): duplicate target: same url and labels as 'targets[0]'",
+  "bad_label_value_too_long.yaml":
+    "Cannot load config: 'targets[0].labels.runbook' (line 4): is 1025 characters long; a label value may have at most 1024 (it is repeated in every series of the target)",
   "bad_get_body.yaml":
     "Cannot load config: 'targets[0].body' (line 3): a GET request cannot have a body",
   "bad_method.yaml":
@@ -171,7 +186,7 @@ const BAD_CONFIGS: Record<string, string> = {
     `  'targets[1].labels.result' (line 11): ${RESERVED}\n` +
     "  'targets[2].headers.X-Key' (line 16): environment variable UPTIME_TEST_UNSET_KEY is not set\n" +
     `  'targets[2].valid_status_codes' (line 13): 'abc' ${BAD_CODE}\n` +
-    "  'targets[2].body_regex' (line 14): is not a valid regular expression: Invalid regular expression: /[/: Unterminated character class",
+    `  'targets[2].body_regex' (line 14): ${NOT_RE2}missing closing ]: \`[\` ${RE2_HINT}`,
 };
 
 /** Bad fixtures whose exact wording is left to the fix; tested below by what must hold. */
@@ -235,9 +250,9 @@ Deno.test("defaults: nothing given checks the seed URLs every 10s", async (t) =>
       assert.equal(t.method, "GET");
       assert.deepEqual(t.headers, {});
       assert.equal(t.body, undefined);
-      assert.equal(t.validStatusCodes.source, "200");
-      assert.equal(t.validStatusCodes.test(200), true);
-      assert.equal(t.validStatusCodes.test(503), false);
+      assert.deepEqual(t.validStatusCodes, { source: "200", ranges: [[200, 200]] });
+      assert.equal(statusAccepted(t.validStatusCodes, 200), true);
+      assert.equal(statusAccepted(t.validStatusCodes, 503), false);
       assert.equal(t.bodyRegex, undefined);
       assert.equal(t.followRedirects, true);
       assert.equal(t.maxRedirects, 10);
@@ -308,16 +323,20 @@ Deno.test("a file using every key", async (t) => {
   await t.step("status codes: codes, classes and ranges", () => {
     assert.equal(api.validStatusCodes.source, "2xx,301-302,418");
     for (const code of [200, 204, 299, 301, 302, 418]) {
-      assert.equal(api.validStatusCodes.test(code), true, `${code}`);
+      assert.equal(statusAccepted(api.validStatusCodes, code), true, `${code}`);
     }
     for (const code of [199, 300, 303, 404, 500]) {
-      assert.equal(api.validStatusCodes.test(code), false, `${code}`);
+      assert.equal(statusAccepted(api.validStatusCodes, code), false, `${code}`);
     }
   });
-  await t.step("body_regex is compiled", () => {
-    assert.ok(api.bodyRegex instanceof RegExp);
-    assert.equal(api.bodyRegex.test('{"status": "ok"}'), true);
-    assert.equal(api.bodyRegex.test('{"status": "down"}'), false);
+  await t.step("body_regex is kept as its RE2 source and program size", () => {
+    assert.deepEqual(api.bodyRegex, { source: '"status":\\s*"ok"', instructions: 17 });
+  });
+  await t.step("the config is plain data: structuredClone deep-equals it", () => {
+    // It is posted to a Worker: no functions, RegExp or class instances.
+    assert.deepStrictEqual(structuredClone(config), config);
+    for (const t of config.targets) assert.deepStrictEqual(structuredClone(t), t);
+    assert.ok(api.bodyRegex && api.body && api.tlsCaFile && Object.keys(api.labels).length > 0);
   });
   await t.step("bare numbers are seconds; body_limit in MiB", () => {
     assert.equal(secure.intervalMs, 5_000);
