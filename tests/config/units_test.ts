@@ -27,6 +27,24 @@ Deno.test("parseDuration", async (t) => {
       assert.equal(parseDuration(input), ms, JSON.stringify(input));
     }
   });
+  await t.step("Prometheus syntax: d, w, y and compound durations", () => {
+    const day = 86_400_000;
+    const cases: [string, number][] = [
+      ["1d", day],
+      ["1w", 7 * day],
+      ["1y", 365 * day],
+      ["1.5d", 1.5 * day],
+      ["1m30s", 90_000],
+      ["1h30m", 5_400_000],
+      ["2h0m5s", 7_205_000],
+      ["1d12h", 1.5 * day],
+      ["1s500ms", 1_500],
+      ["1y2w3d4h5m6s7ms", 365 * day + 14 * day + 3 * day + 4 * 3_600_000 + 5 * 60_000 + 6_007],
+      [" 1m30s ", 90_000],
+      ["0s0ms", 0],
+    ];
+    for (const [input, ms] of cases) assert.equal(parseDuration(input), ms, input);
+  });
   await t.step("anything else is not a duration", () => {
     const cases: unknown[] = [
       "",
@@ -36,16 +54,27 @@ Deno.test("parseDuration", async (t) => {
       "10 s",
       "10sec",
       "10S",
-      "1d",
-      "1w",
+      "1D",
+      "1W",
+      "1Y",
       "-1s",
       "-1",
       "+1s",
       "1e3",
       "1.",
       ".5",
-      "1m30s",
+      // Compound forms: units largest first, each once, whole numbers, nothing between.
       "10s10s",
+      "1s1m",
+      "30s1m",
+      "1ms1s",
+      "1m1m",
+      "1.5m30s",
+      "1m30.5s",
+      "1m 30s",
+      "1m30",
+      "m30s",
+      "1h-30m",
       "Infinity",
       "NaN",
       -1,
@@ -146,4 +175,64 @@ Deno.test("parseByteSize", async (t) => {
       assert.equal(parseByteSize(input), undefined, JSON.stringify(input) ?? String(input));
     }
   });
+});
+
+Deno.test("the JSON Schemas' duration pattern accepts exactly what parseDuration accepts", () => {
+  const root = new URL("../../", import.meta.url);
+  for (const file of ["docs/config.schema.json", "helm/uptime-exporter/values.schema.json"]) {
+    const schema = JSON.parse(Deno.readTextFileSync(new URL(file, root)));
+    const text = schema.definitions.duration.oneOf[0];
+    // Every pattern of the string branch must match (the second keeps "" out).
+    const patterns = [text.pattern, ...text.allOf.map((p: { pattern: string }) => p.pattern)]
+      .map((p: string) => new RegExp(p));
+    const accepts = (s: string) => patterns.every((p) => p.test(s));
+    const samples = [
+      "250ms",
+      "10s",
+      "1m",
+      "1h",
+      "1.5h",
+      "0.5",
+      "10",
+      "007",
+      " 10s ",
+      "1d",
+      "1w",
+      "1y",
+      "1.5d",
+      "1m30s",
+      "1h30m",
+      "2h0m5s",
+      "1d12h",
+      "1s500ms",
+      "1y2w3d4h5m6s7ms",
+      "0",
+      "",
+      " ",
+      "s",
+      "ms",
+      "10 s",
+      "10sec",
+      "10S",
+      "1D",
+      "-1s",
+      "+1s",
+      "1e3",
+      "1.",
+      ".5",
+      "10s10s",
+      "1s1m",
+      "30s1m",
+      "1ms1s",
+      "1m1m",
+      "1.5m30s",
+      "1m30.5s",
+      "1m 30s",
+      "1m30",
+      "m30s",
+    ];
+    for (const s of samples) {
+      assert.equal(accepts(s), parseDuration(s) !== undefined, `${file}: ${JSON.stringify(s)}`);
+    }
+  }
 });
