@@ -65,6 +65,7 @@ async function main(): Promise<void> {
     logger,
     version: VERSION,
     loadConfig: () => loadConfig(cli, { env }),
+    routePrefix: cli.routePrefix,
   });
   const stopping = new AbortController();
 
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
     port: cli.listen.port,
     handler: app.handler,
     webConfigFile: cli.webConfigFile,
+    routePrefix: cli.routePrefix,
     logger,
     onListen: ({ hostname, port }, tls) => {
       logger.info("listening", {
@@ -80,6 +82,7 @@ async function main(): Promise<void> {
         version: VERSION,
         targets: config.targets.length,
         tls,
+        route_prefix: cli.routePrefix === "/" ? undefined : cli.routePrefix,
       });
     },
     onError: (err) => {

@@ -26,6 +26,8 @@ export interface AppOptions {
   loadConfig: () => Promise<Config>;
   /** Least time between two certificate lookups of one host:port. Default: 60 s. */
   tlsInfoRefreshMs?: number;
+  /** Path every endpoint lives under (`--web.route-prefix`). Default `/`. */
+  routePrefix?: string;
 }
 
 /** The running exporter, without the HTTP server and signals (main.ts owns those). */
@@ -74,6 +76,7 @@ export class App {
       store: this.store,
       reload: () => this.reload(),
       version: options.version,
+      routePrefix: options.routePrefix,
     });
     options.logger.setSecrets(config.secrets);
     this.store.applyConfig(config);
@@ -170,7 +173,8 @@ export class App {
   }
 
   #record(target: TargetConfig, result: ProbeResult): void {
-    const change = this.store.record(target.key, result, Date.now());
+    const nextCheckAt = this.scheduler.nextDueAt(target.key);
+    const change = this.store.record(target.key, result, Date.now(), { nextCheckAt });
     if (!change) return;
     const log = this.#options.logger;
     if (!result.up) {

@@ -137,6 +137,12 @@ export class Scheduler {
     return this.#waitQueue.length - this.#waitHead;
   }
 
+  /** When the target with `key` is next due, epoch ms; undefined for an unknown key. */
+  nextDueAt(key: string): number | undefined {
+    const slot = this.#slots.get(key);
+    return slot ? Date.now() + (slot.due - performance.now()) : undefined;
+  }
+
   /**
    * Sets the targets. Targets with an unchanged key keep their schedule (and a
    * check in flight finishes); new ones get their first check now, spread by

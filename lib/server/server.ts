@@ -33,6 +33,8 @@ export interface WebServerOptions {
   onError?: (error: unknown) => Response | Promise<Response>;
   /** Limits on client connections (see conn_guard.ts). */
   guard?: GuardOptions;
+  /** The handler's route prefix, so that its open paths stay open under it. Default `/`. */
+  routePrefix?: string;
 }
 
 /**
@@ -69,7 +71,11 @@ export class WebServer {
     this.#config = config;
     this.#auth = config ? new Authenticator(config) : undefined;
     this.#port = options.port;
-    this.#handler = withAuth(options.handler, () => ({ config: this.#config, auth: this.#auth }));
+    this.#handler = withAuth(
+      options.handler,
+      () => ({ config: this.#config, auth: this.#auth }),
+      { routePrefix: options.routePrefix },
+    );
     this.#finished = new Promise((resolve) => (this.#resolveFinished = resolve));
   }
 
