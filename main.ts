@@ -13,7 +13,7 @@ import { watchConfigFile } from "./lib/config/watch.ts";
 import { formatDuration } from "./lib/config/units.ts";
 import { loadConfig } from "./lib/config/load.ts";
 import { Logger } from "./lib/util/log.ts";
-import { VERSION } from "./lib/util/version.ts";
+import { VERSION, versionLine } from "./lib/util/version.ts";
 import { loadWebConfig, WebConfigError } from "./lib/server/web_config.ts";
 import { WebServer } from "./lib/server/server.ts";
 
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     return;
   }
   if (cli.version) {
-    console.log(`uptime-exporter ${VERSION} (deno ${Deno.version.deno})`);
+    console.log(versionLine());
     return;
   }
 

@@ -950,9 +950,12 @@ Deno.test("Dockerfile", async (t) => {
     assert.deepEqual(argv, ["/usr/local/bin/uptime-exporter"]);
     assert.ok(!last.some((l) => /^(CMD|HEALTHCHECK|SHELL) /.test(l)), "no shell in the image");
     const labels = last.filter((l) => l.startsWith("LABEL ")).join(" ");
-    for (const key of ["source", "version", "licenses"]) {
+    for (const key of ["source", "version", "revision", "licenses"]) {
       assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${key}=`));
     }
+    // The licence of the repository (LICENSE), not a build argument.
+    assert.match(labels, /org\.opencontainers\.image\.licenses="Apache-2\.0"/);
+    assert.match(Deno.readTextFileSync(`${ROOT}/LICENSE`), /Apache License\s+Version 2\.0/);
   });
   await t.step("the build stage's dependency steps pass here (deno install --frozen)", async () => {
     // The build context as the Dockerfile's COPY lines take it, in a scratch directory.
@@ -987,20 +990,32 @@ Deno.test("Dockerfile", async (t) => {
   await t.step(".dockerignore lets in what the build copies and keeps the rest out", () => {
     const patterns = Deno.readTextFileSync(`${ROOT}/.dockerignore`).split("\n")
       .map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+    // As Docker matches: the last pattern that matches the path or one of its parents wins.
     const included = (name: string) => {
+      const paths = name.split("/").map((_, i, parts) => parts.slice(0, i + 1).join("/"));
       let keep = true;
       for (const p of patterns) {
         const negate = p.startsWith("!");
         const pattern = (negate ? p.slice(1) : p).replace(/\/$/, "");
         const re = new RegExp(`^${pattern.replace(/\./g, "\\.").replace(/\*/g, "[^/]*")}$`);
-        if (re.test(name)) keep = negate;
+        if (paths.some((path) => re.test(path))) keep = negate;
       }
       return keep;
     };
-    for (const name of ["deno.json", "deno.lock", "main.ts", "lib"]) {
+    for (const name of ["deno.json", "deno.lock", "main.ts", "lib", "scripts/stamp.ts"]) {
       assert.ok(included(name), `${name} is excluded but the build copies it`);
     }
-    for (const name of [".git", "dist", "tests", "helm", "docs", "node_modules"]) {
+    for (
+      const name of [
+        ".git",
+        "dist",
+        "tests",
+        "helm",
+        "docs",
+        "node_modules",
+        "scripts/chart_docs.ts",
+      ]
+    ) {
       assert.ok(!included(name), `${name} reaches the build context`);
     }
   });

@@ -492,7 +492,8 @@ Deno.test("main: --help, --version, --check-config exit 0", async (t) => {
     const run = await runMain(["--version"]);
     assert.deepEqual(run, {
       code: 0,
-      stdout: `uptime-exporter ${VERSION} (deno ${Deno.version.deno})\n`,
+      stdout:
+        `uptime-exporter ${VERSION} (revision: unknown, deno: ${Deno.version.deno}, ${Deno.build.os}/${Deno.build.arch})\n`,
       stderr: "",
     });
     const denoJson = JSON.parse(Deno.readTextFileSync(ROOT + "deno.json"));
