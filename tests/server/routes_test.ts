@@ -377,3 +377,22 @@ Deno.test("resolvePath", () => {
   assert.equal(resolvePath("/metrics").kind, "route");
   assert.equal(resolvePath("/nope").kind, "none");
 });
+
+Deno.test("README's endpoint table lists exactly the route table's paths", () => {
+  const readme = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
+  const section = readme.slice(readme.indexOf("## HTTP endpoints"));
+  const table = section.slice(
+    section.indexOf("\n|"),
+    section.indexOf("\n\n", section.indexOf("\n|")),
+  );
+  const listed = table.trim().split("\n").slice(2).flatMap((line) =>
+    [...line.split("|")[1]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!)
+  );
+  assert.deepEqual(listed.sort(), ROUTES.map((r) => r.path).sort());
+  for (const route of ROUTES) {
+    const row = table.trim().split("\n").find((l) =>
+      l.split("|")[1]!.includes(`\`${route.path}\``)
+    )!;
+    assert.ok(row.split("|")[2]!.includes(route.methods.join(", ")), `methods of ${route.path}`);
+  }
+});
