@@ -934,3 +934,57 @@ Deno.test("README's flag table is the flag table", () => {
     "update the table in README.md (flag | also | environment | default | meaning)",
   );
 });
+
+Deno.test("main: Prometheus durations from the file, a flag and a variable", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cli_test_durations_" });
+  try {
+    const file = `${dir}/config.yaml`;
+    await Deno.writeTextFile(
+      file,
+      [
+        "defaults: {interval: 1m30s, timeout: 1s500ms}",
+        "targets:",
+        "  - url: https://a.example/",
+        "  - {url: https://b.example/, interval: 1d, timeout: 1h30m}",
+        "  - {url: https://c.example/, interval: 1w}",
+      ].join("\n"),
+    );
+    const [fromFile, fromFlag, fromEnv] = await Promise.all([
+      runMain(["--config.check", "--config.file", file]),
+      runMain(["--config.check", "--target", "https://d.example/", "--check.interval=2m30s"]),
+      runMain(["--check-config", "--target", "https://d.example/"], {
+        UPTIME_EXPORTER_INTERVAL: "1h1m",
+        UPTIME_EXPORTER_TIMEOUT: "2s250ms",
+      }),
+    ]);
+    assert.deepEqual(fromFile, {
+      code: 0,
+      stdout: [
+        "Config OK: 3 targets",
+        checkLine("GET", "https://a.example/", 90_000, 1_500),
+        checkLine("GET", "https://b.example/", 86_400_000, 5_400_000),
+        checkLine("GET", "https://c.example/", 7 * 86_400_000, 1_500),
+        "",
+      ].join("\n"),
+      stderr: "",
+    });
+    assert.equal(
+      fromFlag.stdout,
+      `Config OK: 1 targets\n${checkLine("GET", "https://d.example/", 150_000, 5_000)}\n`,
+    );
+    assert.equal(
+      fromEnv.stdout,
+      `Config OK: 1 targets\n${checkLine("GET", "https://d.example/", 3_660_000, 2_250)}\n`,
+    );
+    // A bad one in the file: the same message as before.
+    await Deno.writeTextFile(file, "targets: [{url: https://a.example/, interval: 30s1m}]\n");
+    const bad = await runMain(["--config.check", "--config.file", file]);
+    assert.equal(bad.code, 2);
+    assert.equal(
+      bad.stderr,
+      "Cannot load config: 'targets[0].interval' (line 1): '30s1m' is not a duration (use e.g. 250ms, 10s, 1m, or seconds)\n",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
