@@ -152,6 +152,24 @@ function positiveDuration(
   };
 }
 
+/** A flag naming a file: an empty name is a problem. */
+function file(
+  set: (cli: CliOptions, path: string) => void,
+): (cli: CliOptions, given: Given<string>, problems: string[]) => void {
+  return (cli, { value, source }, problems) => {
+    if (value === "") problems.push(`${source}: must name a file`);
+    else set(cli, value);
+  };
+}
+
+/** A switch that sets one field. */
+function toggle(set: (cli: CliOptions, on: boolean) => void): (
+  cli: CliOptions,
+  given: Given<boolean>,
+) => void {
+  return (cli, { value }) => set(cli, value);
+}
+
 function oneOf<T extends string>(
   allowed: readonly T[],
   set: (cli: CliOptions, value: T) => void,
@@ -177,10 +195,7 @@ export const FLAGS: readonly Flag[] = Object.freeze([
     arg: "FILE",
     group: "Config",
     description: "YAML config file; reloaded on change, SIGHUP or POST /-/reload.",
-    apply(cli, { value, source }, problems) {
-      if (value === "") problems.push(`${source}: must name a file`);
-      else cli.configFile = value;
-    },
+    apply: file((cli, path) => (cli.configFile = path)),
   }),
   defineFlag({
     name: "config.check",
@@ -188,9 +203,7 @@ export const FLAGS: readonly Flag[] = Object.freeze([
     kind: "switch",
     group: "Config",
     description: "Validate the configuration, print the targets, exit 0 (or 2).",
-    apply(cli, { value }) {
-      cli.checkConfig = value;
-    },
+    apply: toggle((cli, on) => (cli.checkConfig = on)),
   }),
   defineFlag({
     name: "config.watch",
@@ -200,9 +213,7 @@ export const FLAGS: readonly Flag[] = Object.freeze([
     group: "Config",
     default: "true",
     description: "Reload when the config file changes.",
-    apply(cli, { value }) {
-      cli.watchConfig = value;
-    },
+    apply: toggle((cli, on) => (cli.watchConfig = on)),
   }),
   // -------------------------------------------------------------- Web
   defineFlag({
@@ -227,10 +238,7 @@ export const FLAGS: readonly Flag[] = Object.freeze([
     arg: "FILE",
     group: "Web",
     description: "TLS, basic auth or bearer token of this server (exporter-toolkit format).",
-    apply(cli, { value, source }, problems) {
-      if (value === "") problems.push(`${source}: must name a file`);
-      else cli.webConfigFile = value;
-    },
+    apply: file((cli, path) => (cli.webConfigFile = path)),
   }),
   defineFlag({
     name: "web.route-prefix",
@@ -348,18 +356,14 @@ export const FLAGS: readonly Flag[] = Object.freeze([
     kind: "switch",
     group: "Other",
     description: "Show this help.",
-    apply(cli, { value }) {
-      cli.help = value;
-    },
+    apply: toggle((cli, on) => (cli.help = on)),
   }),
   defineFlag({
     name: "version",
     kind: "switch",
     group: "Other",
     description: "Print the version.",
-    apply(cli, { value }) {
-      cli.version = value;
-    },
+    apply: toggle((cli, on) => (cli.version = on)),
   }),
 ]);
 

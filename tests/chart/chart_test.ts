@@ -839,6 +839,18 @@ sys.exit(1 if bad else 0)
   });
 });
 
+/** `helm template` of the chart with `args`, uncached, for renders that must fail. */
+function helmTemplate(args: string[]): Promise<Output> {
+  return run(tools.helm, [
+    "template",
+    RELEASE,
+    CHART,
+    "--kube-version",
+    KUBE_VERSIONS[1]!,
+    ...args,
+  ]);
+}
+
 /** Bad values and the part of helm's message that must point at the problem. */
 const BAD_VALUES: { name: string; values: unknown; error: RegExp }[] = [
   {
@@ -930,15 +942,7 @@ Deno.test("values.schema.json rejects bad values with a readable error", async (
       await t.step(bad.name, async () => {
         const file = `${dir}/bad-${i}.yaml`;
         await Deno.writeTextFile(file, stringifyYaml(bad.values));
-        const out = await run(tools.helm, [
-          "template",
-          RELEASE,
-          CHART,
-          "--kube-version",
-          KUBE_VERSIONS[1]!,
-          "-f",
-          file,
-        ]);
+        const out = await helmTemplate(["-f", file]);
         assert.notEqual(out.code, 0, `helm accepted ${JSON.stringify(bad.values)}`);
         assert.match(out.stderr, /values don't meet the specifications of the schema/);
         assert.match(out.stderr, bad.error);
@@ -1253,12 +1257,7 @@ Deno.test("the container port and the route prefix are each one value", async (t
 });
 
 Deno.test("config.existingConfigMap and config.existingSecret exclude each other", async () => {
-  const out = await run(tools.helm, [
-    "template",
-    RELEASE,
-    CHART,
-    "--kube-version",
-    KUBE_VERSIONS[1]!,
+  const out = await helmTemplate([
     "--set",
     "config.existingConfigMap=a",
     "--set",
