@@ -1,6 +1,7 @@
 # uptime-exporter container image.
 #
-#   docker build -t registry.example.com/uptime-exporter:0.1.0 .
+#   docker build -t registry.example.com/uptime-exporter:0.1.0 \
+#     --build-arg REVISION="$(git rev-parse HEAD)" .
 #
 # Build stage: Deno compiles the exporter into one self-contained binary.
 # Runtime stage: distroless "cc", which has the glibc and libgcc_s that a
@@ -19,9 +20,13 @@ RUN deno install --frozen
 
 # Then the source, and the same `compile` task developers run: the permission
 # flags of the binary live in deno.json only. `deno compile` downloads its
-# `denort` runtime from Deno's download host during this step.
+# `denort` runtime from Deno's download host during this step. The compile
+# task first runs `deno task stamp`, which embeds $REVISION (the build context
+# has no .git) as the revision of uptime_exporter_build_info; "unknown" if unset.
+ARG REVISION=""
 COPY main.ts ./
 COPY lib/ ./lib/
+COPY scripts/stamp.ts ./scripts/
 RUN deno install --frozen --entrypoint main.ts \
     && deno task compile \
     && ./dist/uptime-exporter --version
@@ -29,18 +34,19 @@ RUN deno install --frozen --entrypoint main.ts \
 FROM gcr.io/distroless/cc-debian12:nonroot
 
 # The version comes from deno.json; tests/util/version_test.ts checks this default
-# against it. The source URL and licence have no default in the repository yet:
-#   docker build --build-arg SOURCE_URL=https://github.com/you/uptime-exporter \
-#                --build-arg LICENSES=Apache-2.0 ...
+# against it. The licence is the repository's (LICENSE, Apache-2.0). The source
+# URL has no default in the repository yet:
+#   docker build --build-arg SOURCE_URL=https://github.com/you/uptime-exporter ...
 ARG VERSION=0.1.0
+ARG REVISION=""
 ARG SOURCE_URL=""
-ARG LICENSES="NOASSERTION"
 
 LABEL org.opencontainers.image.title="uptime-exporter" \
       org.opencontainers.image.description="Prometheus exporter that checks URLs and reports whether they are up and how fast they answer" \
       org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.source="${SOURCE_URL}" \
-      org.opencontainers.image.licenses="${LICENSES}"
+      org.opencontainers.image.licenses="Apache-2.0"
 
 COPY --from=build /app/dist/uptime-exporter /usr/local/bin/uptime-exporter
 

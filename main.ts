@@ -11,7 +11,7 @@ import { type CliOptions, parseCli, USAGE } from "./lib/config/cli.ts";
 import { watchConfigFile } from "./lib/config/watch.ts";
 import { formatDuration } from "./lib/config/units.ts";
 import { Logger } from "./lib/util/log.ts";
-import { VERSION } from "./lib/util/version.ts";
+import { VERSION, versionLine } from "./lib/util/version.ts";
 import { BadInputError } from "./lib/util/bad_input.ts";
 import { WebServer } from "./lib/server/server.ts";
 import { defaultMaxConnections } from "./lib/server/conn_guard.ts";
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     return;
   }
   if (cli.version) {
-    console.log(`uptime-exporter ${VERSION} (deno ${Deno.version.deno})`);
+    console.log(versionLine());
     return;
   }
 
@@ -56,6 +56,7 @@ async function main(): Promise<void> {
     source: { file: cli.configFile, overrides: cli.overrides, env },
     logger,
     version: VERSION,
+    routePrefix: cli.routePrefix,
   });
   const stopping = new AbortController();
   const shutdown = async (signal: string) => {
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
     port: cli.listen.port,
     handler: app.handler,
     webConfigFile: cli.webConfigFile,
+    routePrefix: cli.routePrefix,
     logger,
     // Said once the config is loaded too: a bad config prints only its problems.
     onListen: ({ hostname, port }, tls) => {
@@ -106,6 +108,7 @@ async function main(): Promise<void> {
     ...listening,
     version: VERSION,
     targets: loaded.value.targets.length,
+    route_prefix: cli.routePrefix === "/" ? undefined : cli.routePrefix,
   });
   if (stopping.signal.aborted) await server.shutdown();
 

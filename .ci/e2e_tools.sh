@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end suite (`deno task test:e2e`, tests/e2e/) needs on
 # a Debian machine: a real Prometheus server and promtool (Debian package
-# "prometheus") and headless Chromium (Debian package "chromium"). No npm
-# package is needed: the suite drives Chromium over the DevTools protocol
-# itself. helm, which renders the chart's alert rules, comes from
+# "prometheus", 2.42 on Debian 12), Prometheus 3 (built from the Go module
+# proxy: Debian has none) and headless Chromium (Debian package "chromium").
+# No npm package is needed: the suite drives Chromium over the DevTools
+# protocol itself. helm, which renders the chart's alert rules, comes from
 # chart_tools.sh.
 #
 # Idempotent: installs only what is missing. Sourced by install_tools.sh (so
@@ -43,6 +44,38 @@ if [ "${#e2e_packages[@]}" -gt 0 ]; then
     $e2e_sudo systemctl disable --now prometheus || true
   fi
 fi
+
+# --- Prometheus 3 -----------------------------------------------------------
+# Built with go install like helm, into "$(go env GOPATH)/bin" (the tests look
+# there), and left alone when the binary there is already this module version
+# (`go version -m`: a plain go install stamps no --version). v0.316.0 is the Go
+# module version of Prometheus v3.16.0; the first build takes 10-15 minutes.
+E2E_PROMETHEUS3_VERSION=3.16.0
+E2E_PROMETHEUS3_MODULE=v0.316.0
+command -v go >/dev/null 2>&1 || e2e_fail "go is needed to build Prometheus 3"
+e2e_gobin="$(go env GOBIN)"
+if [ -z "$e2e_gobin" ]; then e2e_gobin="$(go env GOPATH)/bin"; fi
+e2e_prometheus3="$e2e_gobin/prometheus"
+e2e_prometheus3_module() {
+  go version -m "$e2e_prometheus3" 2>/dev/null |
+    awk '$1 == "mod" && $2 == "github.com/prometheus/prometheus" { print $3 }'
+}
+if [ -x "$e2e_prometheus3" ] && [ "$(e2e_prometheus3_module)" = "$E2E_PROMETHEUS3_MODULE" ]; then
+  e2e_log "Prometheus 3 present: $e2e_prometheus3 (module $E2E_PROMETHEUS3_MODULE)"
+else
+  e2e_log "building Prometheus $E2E_PROMETHEUS3_VERSION with go install (10-15 minutes the first time)"
+  e2e_ldflags="-s -w -X github.com/prometheus/common/version.Version=$E2E_PROMETHEUS3_VERSION"
+  e2e_ldflags+=" -X github.com/prometheus/common/version.Revision=$E2E_PROMETHEUS3_MODULE"
+  e2e_ldflags+=" -X github.com/prometheus/common/version.Branch=HEAD"
+  GOBIN="$e2e_gobin" CGO_ENABLED=0 go install -trimpath -ldflags "$e2e_ldflags" \
+    "github.com/prometheus/prometheus/cmd/prometheus@$E2E_PROMETHEUS3_MODULE" ||
+    e2e_fail "go install of Prometheus $E2E_PROMETHEUS3_VERSION failed"
+  [ "$(e2e_prometheus3_module)" = "$E2E_PROMETHEUS3_MODULE" ] ||
+    e2e_fail "$e2e_prometheus3 is not module $E2E_PROMETHEUS3_MODULE after the build"
+fi
+"$e2e_prometheus3" --version 2>&1 | head -n1 | grep -q '^prometheus, version' ||
+  e2e_fail "$e2e_prometheus3 does not run"
+e2e_log "Prometheus 3: $("$e2e_prometheus3" --version 2>&1 | head -n1) (module $(e2e_prometheus3_module))"
 
 # Check that each tool runs, not only that a file is there.
 /usr/bin/prometheus --version 2>&1 | head -n1 | grep -q '^prometheus, version' ||

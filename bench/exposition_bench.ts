@@ -1,6 +1,7 @@
 /**
  * Micro benchmarks of the exposition (`deno task bench:micro`): a render
- * streamed through gzip (what a scrape after a change costs), a render to one
+ * streamed through gzip (what a scrape after a change costs; text and
+ * OpenMetrics), a render to one
  * string, a cached body, and encoding/gzip of the whole text for comparison,
  * at 1,000 and 10,000 targets with histograms on.
  *
@@ -57,6 +58,16 @@ for (const n of [1000, 10_000]) {
       touch(store, 10, round++);
       const fresh = new Exposition(store, self, { prefix: () => "sample_external_url" });
       await fresh.body();
+    },
+  });
+
+  Deno.bench({
+    name: `render + gzip, streamed, OpenMetrics (${n})`,
+    group,
+    async fn() {
+      touch(store, 10, round++);
+      const fresh = new Exposition(store, self, { prefix: () => "sample_external_url" });
+      await fresh.body("openmetrics");
     },
   });
 

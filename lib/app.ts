@@ -39,6 +39,8 @@ export interface AppOptions {
   tlsInfoRefreshMs?: number;
   /** Called when the check engine dies; the default logs it and exits 1. */
   onEngineCrash?: (error: unknown) => void;
+  /** Path every endpoint lives under (`--web.route-prefix`). Default `/`. */
+  routePrefix?: string;
 }
 
 const NO_STATS: EngineStats = {
@@ -92,6 +94,7 @@ export class App {
       version: options.version,
       loaded: this.#loaded,
       ready: () => this.#ready(),
+      routePrefix: options.routePrefix,
     });
     this.#engine = EngineClient.start({
       isolation: options.isolation,
@@ -210,7 +213,7 @@ export class App {
     for (const late of stats.startDelaysMs) this.selfMetrics.checkStarted(late);
     const log = this.#options.logger;
     const debug = log.enabled("debug");
-    for (const { key, result, finishedAt } of records) {
+    for (const { key, result, finishedAt, nextCheckAt } of records) {
       const state = this.store.get(key);
       if (!state) continue; // removed by a reload meanwhile
       const url = state.target.displayUrl;
@@ -224,7 +227,7 @@ export class App {
         });
       }
       this.#readCertificate(state.target);
-      const change = this.store.record(key, result, finishedAt);
+      const change = this.store.record(key, result, finishedAt, { nextCheckAt });
       if (!change) continue;
       if (!result.up) {
         log.info(change.wasUp === undefined ? "target is down" : "target went down", {

@@ -261,12 +261,11 @@ export class Engine {
       if (signal.aborted) return;
     }
     const finishedAt = Date.now();
-    const due = this.#scheduler?.nextDue(target.key);
     this.#pending.push({
       key: target.key,
       result: result!,
       finishedAt,
-      nextCheckAt: due === undefined ? finishedAt : finishedAt + (due - performance.now()),
+      nextCheckAt: this.#scheduler?.nextDueAt(target.key) ?? finishedAt,
     });
     if (this.#pending.length >= this.#maxBatch) this.#flush();
     else this.#schedule();

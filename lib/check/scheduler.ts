@@ -137,10 +137,10 @@ export class Scheduler {
     return this.#waitQueue.length - this.#waitHead;
   }
 
-  /** When the next check of the target with this key is due (`performance.now()` ms). */
-  nextDue(key: string): number | undefined {
+  /** When the target with `key` is next due, epoch ms; undefined for an unknown key. */
+  nextDueAt(key: string): number | undefined {
     const slot = this.#slots.get(key);
-    return slot && !slot.removed ? slot.due : undefined;
+    return slot ? Date.now() + (slot.due - performance.now()) : undefined;
   }
 
   /**

@@ -1,11 +1,18 @@
 /**
- * Command-line flags and `UPTIME_EXPORTER_*` environment variables.
- * Flags beat the environment; both beat the config file (buildConfig in validate.ts).
+ * Command-line flags and `UPTIME_EXPORTER_*` environment variables, from one
+ * table ({@linkcode FLAGS}): each flag's Prometheus-style name, its old names
+ * (which keep working), its variables, how its value is read, its `--help`
+ * group, default and description. `--help` ({@linkcode USAGE}) is generated
+ * from the table and a test holds README's flag table to it, so adding a flag
+ * is one entry here.
+ *
+ * Flags beat the environment; both beat the config file (buildConfig in
+ * validate.ts). Syntax as in Prometheus (kingpin): `--flag value`,
+ * `--flag=value`, switches as `--flag`, `--no-flag` or `--flag=false`.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { ConfigError } from "./problems.ts";
 import type { ConfigOverrides } from "./schema.ts";
 import { parseDuration } from "./units.ts";
@@ -24,6 +31,13 @@ export interface CliOptions {
   webConfigFile?: string;
   overrides: ConfigOverrides;
   listen: ListenAddress;
+  /**
+   * Path every endpoint lives under: `/` or `/a/b` (no trailing slash).
+   * Default: the path of `externalUrl`, else `/`.
+   */
+  routePrefix: string;
+  /** The URL users reach the exporter at (behind a proxy or Ingress), when given. */
+  externalUrl?: string;
   logLevel: LogLevel;
   logFormat: LogFormat;
   /** Reload when the config file's directory changes. */
@@ -33,33 +47,49 @@ export interface CliOptions {
   version: boolean;
 }
 
-/** The `--help` text. */
-export const USAGE = `Usage: uptime-exporter [flags]
+/** The `--help` sections, in the order they are shown. */
+export const FLAG_GROUPS = ["Config", "Web", "Checks", "Logging", "Other"] as const;
+/** A `--help` section. */
+export type FlagGroup = typeof FLAG_GROUPS[number];
 
-Checks URLs in the background and serves Prometheus metrics about them.
+/** A value as given, with what it came from: the flag as written, or the variable. */
+export interface Given<T> {
+  readonly value: T;
+  /** `--web.listen-address`, `--listen`, `UPTIME_EXPORTER_LISTEN`, `PORT`, ... */
+  readonly source: string;
+}
 
-Flags (environment variable in brackets; flags win over the environment,
-both win over the config file):
-  --config FILE          YAML config file                  [UPTIME_EXPORTER_CONFIG]
-  --target URL           URL to check; repeatable; replaces the file's and
-                         the default targets   [UPTIME_EXPORTER_TARGETS, comma-separated]
-  --interval DURATION    default check interval (10s)      [UPTIME_EXPORTER_INTERVAL]
-  --timeout DURATION     default check timeout (5s)        [UPTIME_EXPORTER_TIMEOUT]
-  --listen [HOST]:PORT   listen address (:8080)   [UPTIME_EXPORTER_LISTEN, or PORT]
-  --web.config.file FILE TLS and authentication of this server, in the
-                         exporter-toolkit format       [UPTIME_EXPORTER_WEB_CONFIG]
-  --metric-prefix NAME   prefix of per-URL metrics (sample_external_url)
-                                                    [UPTIME_EXPORTER_METRIC_PREFIX]
-  --log-level LEVEL      debug|info|warn|error (info)      [UPTIME_EXPORTER_LOG_LEVEL]
-  --log-format FORMAT    logfmt|json (logfmt)              [UPTIME_EXPORTER_LOG_FORMAT]
-  --no-watch-config      do not reload when the config file changes
-  --check-config         validate the configuration, print a summary, exit
-  --help                 show this help
-  --version              print the version
+/**
+ * How a flag takes its value: `value` takes one (the last one given wins),
+ * `list` is repeatable (a variable holds a comma- or space-separated list),
+ * `switch` takes none (`--flag`, `--no-flag`, `--flag=true|false`).
+ */
+export type FlagKind = "value" | "list" | "switch";
 
-Durations: 250ms, 10s, 1m, 1h, or a bare number of seconds.
-Reload: SIGHUP, POST /-/reload, or a change to the config file.
-Exit codes: 0 ok, 1 runtime failure, 2 bad flags or configuration.`;
+/** The JavaScript type of a flag's raw value by its kind. */
+export type RawValue<K extends FlagKind> = K extends "value" ? string
+  : K extends "list" ? string[]
+  : boolean;
+
+/** One flag: one row of `--help` and of README's flag table. */
+export interface Flag<K extends FlagKind = FlagKind> {
+  /** Canonical, Prometheus-style name without the dashes, e.g. `web.listen-address`. */
+  readonly name: string;
+  /** Older names that keep working, without the dashes (`h` is `-h`). */
+  readonly aliases: readonly string[];
+  /** Environment variables, strongest first (the first is the documented one). */
+  readonly env: readonly string[];
+  readonly kind: K;
+  /** Placeholder of the value in `--help`, e.g. `FILE`. */
+  readonly arg?: string;
+  readonly group: FlagGroup;
+  /** The default as people read it (`10s`, `:8080`); empty when there is none. */
+  readonly default: string;
+  /** One sentence for `--help` and README. */
+  readonly description: string;
+  /** Stores the value in `cli`, or adds a problem naming `given.source`. */
+  readonly apply: (cli: CliOptions, given: Given<RawValue<K>>, problems: string[]) => void;
+}
 
 const LOG_LEVELS: LogLevel[] = ["debug", "info", "warn", "error"];
 const LOG_FORMATS: LogFormat[] = ["logfmt", "json"];
@@ -73,8 +103,437 @@ export function parseListen(value: string): ListenAddress | undefined {
   return { hostname: match[1] || match[2] || "0.0.0.0", port };
 }
 
+/** One path segment of a route prefix: URL path characters, not `.` or `..`. */
+const PREFIX_SEGMENT = /^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$/;
+
+/**
+ * Normalises a route prefix as Prometheus does: a leading `/` added, trailing
+ * ones removed (`uptime/` → `/uptime`; empty → `/`).
+ *
+ * @example
+ * ```ts
+ * parseRoutePrefix("uptime/"); // "/uptime"
+ * parseRoutePrefix(""); // "/"
+ * parseRoutePrefix("/a?b"); // undefined
+ * ```
+ *
+ * @returns the prefix, or undefined when it is not a URL path.
+ */
+export function parseRoutePrefix(value: string): string | undefined {
+  const trimmed = value.replace(/\/+$/, "").replace(/^\/?/, "/");
+  if (trimmed === "/") return "/";
+  const segments = trimmed.slice(1).split("/");
+  const ok = segments.every((s) => PREFIX_SEGMENT.test(s) && s !== "." && s !== "..");
+  return ok ? trimmed : undefined;
+}
+
+function defineFlag<K extends FlagKind>(
+  flag: Omit<Flag<K>, "aliases" | "env" | "default"> & Partial<Flag<K>>,
+): Flag {
+  return Object.freeze({
+    aliases: [],
+    env: [],
+    default: "",
+    ...flag,
+  }) as unknown as Flag;
+}
+
+function positiveDuration(
+  key: "intervalMs" | "timeoutMs",
+): (cli: CliOptions, given: Given<string>, problems: string[]) => void {
+  return (cli, { value, source }, problems) => {
+    const ms = parseDuration(value);
+    if (ms === undefined || ms <= 0) {
+      problems.push(`${source}: '${value}' is not a positive duration (use e.g. 250ms, 10s, 1m)`);
+      return;
+    }
+    cli.overrides[key] = ms;
+    cli.overrides.sources![key] = source;
+  };
+}
+
+/** A flag naming a file: an empty name is a problem. */
+function file(
+  set: (cli: CliOptions, path: string) => void,
+): (cli: CliOptions, given: Given<string>, problems: string[]) => void {
+  return (cli, { value, source }, problems) => {
+    if (value === "") problems.push(`${source}: must name a file`);
+    else set(cli, value);
+  };
+}
+
+/** A switch that sets one field. */
+function toggle(set: (cli: CliOptions, on: boolean) => void): (
+  cli: CliOptions,
+  given: Given<boolean>,
+) => void {
+  return (cli, { value }) => set(cli, value);
+}
+
+function oneOf<T extends string>(
+  allowed: readonly T[],
+  set: (cli: CliOptions, value: T) => void,
+): (cli: CliOptions, given: Given<string>, problems: string[]) => void {
+  return (cli, { value, source }, problems) => {
+    if (allowed.includes(value as T)) set(cli, value as T);
+    else problems.push(`${source}: '${value}' is not one of ${allowed.join(", ")}`);
+  };
+}
+
+/**
+ * Every flag, in `--help` order. Problems are reported in this order too.
+ * To add a flag: one entry here (and a row in README's flag table, which a
+ * test compares with this table), plus its field in {@linkcode CliOptions}.
+ */
+export const FLAGS: readonly Flag[] = Object.freeze([
+  // -------------------------------------------------------------- Config
+  defineFlag({
+    name: "config.file",
+    aliases: ["config"],
+    env: ["UPTIME_EXPORTER_CONFIG"],
+    kind: "value",
+    arg: "FILE",
+    group: "Config",
+    description: "YAML config file; reloaded on change, SIGHUP or POST /-/reload.",
+    apply: file((cli, path) => (cli.configFile = path)),
+  }),
+  defineFlag({
+    name: "config.check",
+    aliases: ["check-config"],
+    kind: "switch",
+    group: "Config",
+    description: "Validate the configuration, print the targets, exit 0 (or 2).",
+    apply: toggle((cli, on) => (cli.checkConfig = on)),
+  }),
+  defineFlag({
+    name: "config.watch",
+    // --no-watch-config is the negation of this old name.
+    aliases: ["watch-config"],
+    kind: "switch",
+    group: "Config",
+    default: "true",
+    description: "Reload when the config file changes.",
+    apply: toggle((cli, on) => (cli.watchConfig = on)),
+  }),
+  // -------------------------------------------------------------- Web
+  defineFlag({
+    name: "web.listen-address",
+    aliases: ["listen"],
+    env: ["UPTIME_EXPORTER_LISTEN", "PORT"],
+    kind: "value",
+    arg: "[HOST]:PORT",
+    group: "Web",
+    default: ":8080",
+    description: "Address to listen on, all interfaces by default; [::1]:9000 for IPv6.",
+    apply(cli, { value, source }, problems) {
+      const parsed = parseListen(value);
+      if (parsed) cli.listen = parsed;
+      else problems.push(`${source}: '${value}' is not [HOST]:PORT`);
+    },
+  }),
+  defineFlag({
+    name: "web.config.file",
+    env: ["UPTIME_EXPORTER_WEB_CONFIG"],
+    kind: "value",
+    arg: "FILE",
+    group: "Web",
+    description: "TLS, basic auth or bearer token of this server (exporter-toolkit format).",
+    apply: file((cli, path) => (cli.webConfigFile = path)),
+  }),
+  defineFlag({
+    name: "web.route-prefix",
+    env: ["UPTIME_EXPORTER_WEB_ROUTE_PREFIX"],
+    kind: "value",
+    arg: "PATH",
+    group: "Web",
+    default: "/",
+    description: "Path every endpoint lives under; default: the path of --web.external-url.",
+    apply(cli, { value, source }, problems) {
+      const prefix = parseRoutePrefix(value);
+      if (prefix) cli.routePrefix = prefix;
+      else problems.push(`${source}: '${value}' is not a URL path (e.g. /uptime)`);
+    },
+  }),
+  defineFlag({
+    name: "web.external-url",
+    env: ["UPTIME_EXPORTER_WEB_EXTERNAL_URL"],
+    kind: "value",
+    arg: "URL",
+    group: "Web",
+    description:
+      "URL the exporter is reached at (e.g. through an Ingress); its path is the prefix.",
+    apply(cli, { value, source }, problems) {
+      let url: URL | undefined;
+      try {
+        url = new URL(value);
+      } catch { /* reported below */ }
+      const prefix = url ? parseRoutePrefix(url.pathname) : undefined;
+      if (!url || !/^https?:$/.test(url.protocol) || !prefix || url.search || url.hash) {
+        problems.push(`${source}: '${value}' is not an absolute http(s) URL without query`);
+        return;
+      }
+      cli.externalUrl = url.href;
+    },
+  }),
+  // -------------------------------------------------------------- Checks
+  defineFlag({
+    name: "target",
+    env: ["UPTIME_EXPORTER_TARGETS"],
+    kind: "list",
+    arg: "URL",
+    group: "Checks",
+    default: "the two seed URLs",
+    description: "URL to check; repeatable; replaces the config file's targets.",
+    apply(cli, { value, source }) {
+      if (value.length === 0) return;
+      cli.overrides.targets = value;
+      cli.overrides.sources!.targets = source;
+    },
+  }),
+  defineFlag({
+    name: "check.interval",
+    aliases: ["interval"],
+    env: ["UPTIME_EXPORTER_INTERVAL"],
+    kind: "value",
+    arg: "DURATION",
+    group: "Checks",
+    default: "10s",
+    description: "Check interval of targets that set none.",
+    apply: positiveDuration("intervalMs"),
+  }),
+  defineFlag({
+    name: "check.timeout",
+    aliases: ["timeout"],
+    env: ["UPTIME_EXPORTER_TIMEOUT"],
+    kind: "value",
+    arg: "DURATION",
+    group: "Checks",
+    default: "5s, at most the interval",
+    description: "Timeout of a whole check (body included) of targets that set none.",
+    apply: positiveDuration("timeoutMs"),
+  }),
+  defineFlag({
+    name: "metrics.prefix",
+    aliases: ["metric-prefix"],
+    env: ["UPTIME_EXPORTER_METRIC_PREFIX"],
+    kind: "value",
+    arg: "NAME",
+    group: "Checks",
+    default: "sample_external_url",
+    description: "Prefix of the per-URL metrics.",
+    apply(cli, { value, source }) {
+      cli.overrides.metricPrefix = value;
+      cli.overrides.sources!.metricPrefix = source;
+    },
+  }),
+  // -------------------------------------------------------------- Logging
+  defineFlag({
+    name: "log.level",
+    aliases: ["log-level"],
+    env: ["UPTIME_EXPORTER_LOG_LEVEL"],
+    kind: "value",
+    arg: "LEVEL",
+    group: "Logging",
+    default: "info",
+    description: "debug logs every check, info state changes; also warn, error.",
+    apply: oneOf(LOG_LEVELS, (cli, level) => (cli.logLevel = level)),
+  }),
+  defineFlag({
+    name: "log.format",
+    aliases: ["log-format"],
+    env: ["UPTIME_EXPORTER_LOG_FORMAT"],
+    kind: "value",
+    arg: "FORMAT",
+    group: "Logging",
+    default: "logfmt",
+    description: "logfmt or json, one line per event on stderr.",
+    apply: oneOf(LOG_FORMATS, (cli, format) => (cli.logFormat = format)),
+  }),
+  // -------------------------------------------------------------- Other
+  defineFlag({
+    name: "help",
+    aliases: ["h"],
+    kind: "switch",
+    group: "Other",
+    description: "Show this help.",
+    apply: toggle((cli, on) => (cli.help = on)),
+  }),
+  defineFlag({
+    name: "version",
+    kind: "switch",
+    group: "Other",
+    description: "Print the version.",
+    apply: toggle((cli, on) => (cli.version = on)),
+  }),
+]);
+
+/** How a flag is written on the command line: `--name`, or `-h` for one letter. */
+export function spelling(name: string): string {
+  return name.length === 1 ? `-${name}` : `--${name}`;
+}
+
+const BY_NAME: ReadonlyMap<string, Flag> = new Map(
+  FLAGS.flatMap((flag) => [flag.name, ...flag.aliases].map((name) => [name, flag] as const)),
+);
+
+/** Wraps `text` into lines of at most `width` characters. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+/** The `--help` text, generated from {@linkcode FLAGS}. */
+export function usage(): string {
+  const sections = FLAG_GROUPS.map((group) => {
+    const lines = [`${group}:`];
+    for (const flag of FLAGS.filter((f) => f.group === group)) {
+      lines.push(`  ${usageName(flag)}${flag.default ? `  (default: ${flag.default})` : ""}`);
+      const notes = [
+        flag.env.length ? `Environment: ${flag.env.join(", ")}.` : "",
+        flag.aliases.length ? `Also: ${flag.aliases.map((a) => spelled(flag, a)).join(", ")}.` : "",
+      ].filter(Boolean).join(" ");
+      for (const line of [...wrap(flag.description, 72), ...wrap(notes, 72)]) {
+        lines.push(`      ${line}`);
+      }
+    }
+    return lines.join("\n");
+  });
+  return `Usage: uptime-exporter [flags]
+
+Checks URLs in the background and serves Prometheus metrics about them.
+Flags win over environment variables, both over the config file.
+
+${sections.join("\n\n")}
+
+Switches: --flag, --no-flag, --flag=false. Old names (Also: ...) keep working.
+Durations: 250ms, 10s, 1m, 1m30s, 1.5h, 1d, or a bare number of seconds.
+Reload: SIGHUP, POST /-/reload, or a change to the config file.
+Exit codes: 0 ok, 1 runtime failure, 2 bad flags or configuration.`;
+}
+
+/**
+ * One name of `flag` as `--help` and README show it: `--[no-]config.watch`
+ * for a switch that is on by default (it is turned off with `--no-`).
+ */
+export function spelled(flag: Flag, name: string): string {
+  const on = flag.kind === "switch" && flag.default === "true";
+  return on ? `--[no-]${name}` : spelling(name);
+}
+
+/** A flag's name and placeholder as `--help` and README show them: `--config.file FILE`. */
+export function usageName(flag: Flag): string {
+  return `${spelled(flag, flag.name)}${flag.arg ? ` ${flag.arg}` : ""}`;
+}
+
+/** The `--help` text. */
+export const USAGE: string = usage();
+
+/** What the command line gave one flag. */
+type Raw = Given<string | string[] | boolean>;
+
+/** Reads `args` into the raw value of each flag named; syntax problems go to `problems`. */
+function readArgs(args: readonly string[], problems: string[]): Map<Flag, Raw> {
+  const raw = new Map<Flag, Raw>();
+  const syntax = (message: string) => problems.push(`${message} (see --help)`);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const option = /^(--?)([^=]+)(?:=([\s\S]*))?$/.exec(arg);
+    if (!option || arg === "--" || (option[1] === "-" && option[2]!.length !== 1)) {
+      syntax(
+        arg.startsWith("-") && arg !== "-" && arg !== "--"
+          ? `Unknown option '${arg}'`
+          : `Unexpected argument '${arg}'. This command does not take positional arguments`,
+      );
+      continue;
+    }
+    const [, dashes, name, inline] = option as unknown as [string, string, string, string?];
+    const written = `${dashes}${name}`;
+    let flag = BY_NAME.get(name);
+    let negated = false;
+    if (!flag && name.startsWith("no-") && BY_NAME.get(name.slice(3))?.kind === "switch") {
+      flag = BY_NAME.get(name.slice(3));
+      negated = true;
+    }
+    if (!flag || spelling(name) !== written && !negated) {
+      syntax(`Unknown option '${written}'`);
+      continue;
+    }
+    if (flag.kind === "switch") {
+      if (inline !== undefined && (negated || !/^(true|false)$/.test(inline))) {
+        syntax(`Option '${written}' takes no value other than =true or =false`);
+        continue;
+      }
+      raw.set(flag, { value: negated ? false : inline !== "false", source: written });
+      continue;
+    }
+    let value = inline;
+    if (value === undefined) {
+      const next = args[i + 1];
+      if (next === undefined || (next.startsWith("-") && next !== "-")) {
+        syntax(`Option '${written} <value>' argument missing`);
+        continue;
+      }
+      value = next;
+      i++;
+    }
+    if (flag.kind === "list") {
+      const before = raw.get(flag)?.value as string[] | undefined;
+      raw.set(flag, { value: [...(before ?? []), value], source: written });
+    } else raw.set(flag, { value, source: written });
+  }
+  return raw;
+}
+
+/** The value of `flag` from its variables (empty ones count as unset), if any. */
+function fromEnv(
+  flag: Flag,
+  env: Readonly<Record<string, string | undefined>>,
+  problems: string[],
+): Raw | undefined {
+  for (const name of flag.env) {
+    const value = env[name];
+    if (value === undefined || value === "") continue;
+    if (flag.kind === "list") return { value: value.split(/[\s,]+/).filter(Boolean), source: name };
+    if (flag.kind === "value") return { value, source: name };
+    if (/^(true|false)$/.test(value)) return { value: value === "true", source: name };
+    problems.push(`${name}: '${value}' is not true or false`);
+    return undefined;
+  }
+  return undefined;
+}
+
+/** Options before any flag or variable is applied. */
+function defaults(): CliOptions {
+  return {
+    overrides: { sources: {} },
+    listen: { hostname: "0.0.0.0", port: 8080 },
+    routePrefix: "/",
+    logLevel: "info",
+    logFormat: "logfmt",
+    watchConfig: true,
+    checkConfig: false,
+    help: false,
+    version: false,
+  };
+}
+
 /**
  * Parses command-line arguments and environment variables.
+ *
+ * @example
+ * ```ts
+ * const cli = parseCli(["--web.listen-address=:9000", "--check.interval", "1m30s"], {});
+ * cli.listen; // { hostname: "0.0.0.0", port: 9000 }
+ * cli.overrides.intervalMs; // 90000
+ * ```
  *
  * @throws {ConfigError} listing every bad flag or variable.
  */
@@ -82,98 +541,25 @@ export function parseCli(
   args: string[],
   env: Readonly<Record<string, string | undefined>>,
 ): CliOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        config: { type: "string" },
-        target: { type: "string", multiple: true },
-        interval: { type: "string" },
-        timeout: { type: "string" },
-        listen: { type: "string" },
-        "web.config.file": { type: "string" },
-        "metric-prefix": { type: "string" },
-        "log-level": { type: "string" },
-        "log-format": { type: "string" },
-        "no-watch-config": { type: "boolean" },
-        "check-config": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean" },
-      },
-    }));
-  } catch (e) {
-    throw new ConfigError([`${(e as Error).message} (see --help)`]);
-  }
   const problems: string[] = [];
-  const pick = (flag: string, envName: string): [string, string] | undefined => {
-    const v = (values as Record<string, unknown>)[flag];
-    if (typeof v === "string") return [`--${flag}`, v];
-    const e = env[envName];
-    return e !== undefined && e !== "" ? [envName, e] : undefined;
-  };
-  // `sources` lets config problems name the flag or variable a value came from.
-  const sources: NonNullable<ConfigOverrides["sources"]> = {};
-  const overrides: ConfigOverrides = { sources };
-
-  if (values.target && values.target.length > 0) overrides.targets = values.target;
-  else if (env.UPTIME_EXPORTER_TARGETS) {
-    overrides.targets = env.UPTIME_EXPORTER_TARGETS.split(/[\s,]+/).filter(Boolean);
-    sources.targets = "UPTIME_EXPORTER_TARGETS";
-  }
-  for (const [flag, key] of [["interval", "intervalMs"], ["timeout", "timeoutMs"]] as const) {
-    const given = pick(flag, `UPTIME_EXPORTER_${flag.toUpperCase()}`);
+  const raw = readArgs(args, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const cli = defaults();
+  const applied = new Set<string>();
+  for (const flag of FLAGS) {
+    const given = raw.get(flag) ?? fromEnv(flag, env, problems);
     if (!given) continue;
-    const ms = parseDuration(given[1]);
-    if (ms === undefined || ms <= 0) {
-      problems.push(
-        `${given[0]}: '${given[1]}' is not a positive duration (use e.g. 250ms, 10s, 1m)`,
-      );
-    } else {
-      overrides[key] = ms;
-      sources[key] = given[0];
-    }
-  }
-  const prefix = pick("metric-prefix", "UPTIME_EXPORTER_METRIC_PREFIX");
-  if (prefix) {
-    overrides.metricPrefix = prefix[1];
-    sources.metricPrefix = prefix[0];
-  }
-  const config = pick("config", "UPTIME_EXPORTER_CONFIG") ??
-    (values.config === "" ? ["--config", ""] as [string, string] : undefined);
-  if (config?.[1] === "") problems.push(`${config[0]}: must name a file`);
-
-  let listen: ListenAddress = { hostname: "0.0.0.0", port: 8080 };
-  const listenGiven = pick("listen", "UPTIME_EXPORTER_LISTEN") ??
-    (env.PORT ? ["PORT", env.PORT] as [string, string] : undefined);
-  if (listenGiven) {
-    const parsed = parseListen(listenGiven[1]);
-    if (!parsed) problems.push(`${listenGiven[0]}: '${listenGiven[1]}' is not [HOST]:PORT`);
-    else listen = parsed;
-  }
-
-  const level = pick("log-level", "UPTIME_EXPORTER_LOG_LEVEL");
-  if (level && !LOG_LEVELS.includes(level[1] as LogLevel)) {
-    problems.push(`${level[0]}: '${level[1]}' is not one of ${LOG_LEVELS.join(", ")}`);
-  }
-  const format = pick("log-format", "UPTIME_EXPORTER_LOG_FORMAT");
-  if (format && !LOG_FORMATS.includes(format[1] as LogFormat)) {
-    problems.push(`${format[0]}: '${format[1]}' is not one of ${LOG_FORMATS.join(", ")}`);
+    applied.add(flag.name);
+    (flag.apply as (cli: CliOptions, given: Raw, problems: string[]) => void)(
+      cli,
+      given,
+      problems,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
-
-  return {
-    configFile: config?.[1],
-    webConfigFile: pick("web.config.file", "UPTIME_EXPORTER_WEB_CONFIG")?.[1],
-    overrides,
-    listen,
-    logLevel: (level?.[1] ?? "info") as LogLevel,
-    logFormat: (format?.[1] ?? "logfmt") as LogFormat,
-    watchConfig: !values["no-watch-config"],
-    checkConfig: values["check-config"] ?? false,
-    help: values.help ?? false,
-    version: values.version ?? false,
-  };
+  // As in Prometheus: the route prefix defaults to the external URL's path.
+  if (cli.externalUrl && !applied.has("web.route-prefix")) {
+    cli.routePrefix = parseRoutePrefix(new URL(cli.externalUrl).pathname)!;
+  }
+  return cli;
 }

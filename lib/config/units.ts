@@ -4,12 +4,39 @@
  * @module
  */
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 7 * 86_400_000,
+  y: 365 * 86_400_000,
+};
+/** One number, whole or decimal, with an optional unit (bare: seconds). */
+const SINGLE_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)?$/;
+/**
+ * Prometheus' compound form (`1h30m`, `1m30s`, `2d12h`): whole numbers, units
+ * from largest to smallest, each at most once. Its groups follow {@linkcode
+ * COMPOUND_UNITS}.
+ */
+const COMPOUND_RE =
+  /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
+const COMPOUND_UNITS = ["y", "w", "d", "h", "m", "s", "ms"] as const;
 
 /**
- * Parses a duration such as `250ms`, `10s`, `1m`, `1.5h` or a bare number of
- * seconds (`10`, `0.5`) into milliseconds.
+ * Parses a duration into milliseconds. Accepted: one number with a unit
+ * (`250ms`, `10s`, `1m`, `1.5h`, `1d`, `1w`, `1y`), Prometheus' compound
+ * form (`1m30s`, `1h30m`, `1d12h`: whole numbers, units largest first, each
+ * once), or a bare number of seconds (`10`, `0.5`). Units are those of
+ * Prometheus: ms, s, m, h, d (24h), w (7d), y (365d).
+ *
+ * @example
+ * ```ts
+ * parseDuration("1m30s"); // 90000
+ * parseDuration("1.5h"); // 5400000
+ * parseDuration("10 seconds"); // undefined
+ * ```
  *
  * @returns the duration in milliseconds, or `undefined` when the text is not a duration.
  */
@@ -18,9 +45,19 @@ export function parseDuration(value: unknown): number | undefined {
     return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
   }
   if (typeof value !== "string") return undefined;
-  const match = DURATION_RE.exec(value.trim());
-  if (!match) return undefined;
-  const ms = Number(match[1]) * DURATION_UNITS[match[2] ?? "s"]!;
+  const text = value.trim();
+  let ms: number;
+  const single = SINGLE_RE.exec(text);
+  if (single) ms = Number(single[1]) * DURATION_UNITS[single[2] ?? "s"]!;
+  else {
+    const compound = text === "" ? null : COMPOUND_RE.exec(text);
+    if (!compound) return undefined;
+    ms = 0;
+    COMPOUND_UNITS.forEach((unit, i) => {
+      const n = compound[i + 1];
+      if (n !== undefined) ms += Number(n) * DURATION_UNITS[unit]!;
+    });
+  }
   return Number.isFinite(ms) ? ms : undefined;
 }
 

@@ -1,8 +1,17 @@
 /**
- * The per-target series of the Prometheus text exposition, written by hand
- * from the results store: the metric families (one table, {@linkcode
- * FAMILIES}), the label escaping, and a writer that encodes the text into
- * UTF-8 chunks. Caching and gzip are exposition_cache.ts's.
+ * The per-target series of the exposition, written by hand from the results
+ * store, in either format a scraper may ask for: the Prometheus text format
+ * 0.0.4 or OpenMetrics 1.0 ({@linkcode ExpositionFormat}). Here: the metric
+ * families (one table, {@linkcode FAMILIES}), the escaping, a writer that
+ * encodes the text into UTF-8 chunks, and the OpenMetrics writer of the
+ * self-metrics registry's families. Caching and gzip are exposition_cache.ts's.
+ *
+ * The formats differ only in metadata and number spelling, so one writer
+ * serves both: OpenMetrics names a counter's family without `_total` (its
+ * samples keep it), adds `# UNIT` where the name ends in a base unit
+ * (`_seconds`, `_bytes`), writes `le` as a float (`1.0`), escapes `"` in
+ * HELP, and ends with `# EOF`. `_created` samples are not written (optional
+ * in OpenMetrics; they would double the counter and histogram lines).
  *
  * A render first takes a snapshot of every target's numbers, so that a render
  * spread over several event-loop turns is consistent, then writes one string
@@ -16,14 +25,67 @@
 import { CHECK_RESULTS } from "../check/classify.ts";
 import type { ResultsStore, TargetState } from "./results.ts";
 
+/** An exposition format: the Prometheus text format 0.0.4, or OpenMetrics 1.0.0. */
+export type ExpositionFormat = "text" | "openmetrics";
+
+/** The formats, the default (text) first. */
+export const EXPOSITION_FORMATS: readonly ExpositionFormat[] = ["text", "openmetrics"];
+
+/** Content type of each format. */
+export const CONTENT_TYPES: Readonly<Record<ExpositionFormat, string>> = Object.freeze({
+  text: "text/plain; version=0.0.4; charset=utf-8",
+  openmetrics: "application/openmetrics-text; version=1.0.0; charset=utf-8",
+});
+
 /** Content type of the Prometheus text format 0.0.4. */
-export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+export const CONTENT_TYPE: string = CONTENT_TYPES.text;
+
+/** The line that ends an OpenMetrics exposition. */
+export const OPENMETRICS_EOF = "# EOF\n";
 
 /** Escapes a label value for the text format (backslash, quote, newline). */
 export function escapeLabelValue(value: string): string {
   return /[\\"\n]/.test(value)
     ? value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")
     : value;
+}
+
+/** Escapes HELP text: backslash and newline; in OpenMetrics also the double quote. */
+export function escapeHelp(text: string, format: ExpositionFormat): string {
+  const escaped = text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+  return format === "openmetrics" ? escaped.replace(/"/g, '\\"') : escaped;
+}
+
+/** A number as OpenMetrics' canonical float: `1.0`, `0.25`, `+Inf`, `NaN`. */
+export function openMetricsFloat(value: number): string {
+  if (Number.isNaN(value)) return "NaN";
+  if (!Number.isFinite(value)) return value > 0 ? "+Inf" : "-Inf";
+  const text = String(value);
+  return /^-?\d+$/.test(text) ? `${text}.0` : text;
+}
+
+/** The base unit a metric name ends in, for OpenMetrics' `# UNIT`; undefined when none. */
+export function unitOf(family: string): string | undefined {
+  return /_(seconds|bytes)$/.exec(family)?.[1];
+}
+
+/**
+ * The metadata lines of a family in `format`. `name` is the text format's
+ * name (a counter's ends in `_total`); OpenMetrics names the family without it.
+ */
+export function familyHeader(
+  name: string,
+  type: string,
+  help: string,
+  format: ExpositionFormat,
+): string {
+  if (format === "text") {
+    return `# HELP ${name} ${escapeHelp(help, format)}\n# TYPE ${name} ${type}\n`;
+  }
+  const family = type === "counter" ? name.replace(/_total$/, "") : name;
+  const unit = unitOf(family);
+  return `# TYPE ${family} ${type}\n${unit ? `# UNIT ${family} ${unit}\n` : ""}` +
+    `# HELP ${family} ${escapeHelp(help, format)}\n`;
 }
 
 /** Formats a sample value with at most `decimals` decimals; never NaN or Inf. */
@@ -45,6 +107,7 @@ export interface Slice {
   readonly from: number;
   /** After the last target. */
   readonly to: number;
+  readonly format: ExpositionFormat;
 }
 
 /** One per-target metric family: its text metadata, its numbers in a snapshot, its writer. */
@@ -131,9 +194,10 @@ const responseSeconds: Family = {
     for (let b = 0; b < n; b++) values[at + b] = state.buckets[b]!;
     values[at + n] = state.sumSeconds;
   },
-  write(w, { name, snap, offset, from, to }) {
+  write(w, { name, snap, offset, from, to, format }) {
     const { values, stride, labels: allLabels } = snap;
-    const les = [...snap.buckets, "+Inf"].map((le) => `,le="${le}"} `);
+    const bounds = format === "openmetrics" ? snap.bucketsOpenMetrics : snap.buckets;
+    const les = [...bounds, "+Inf"].map((le) => `,le="${le}"} `);
     const bucket = `${name}_bucket{`;
     const sum = `${name}_sum{`;
     const count = `${name}_count{`;
@@ -241,8 +305,10 @@ export interface TargetSnapshot {
   readonly offsets: readonly number[];
   /** Each family's numbers per target; 0: the family is not written. */
   readonly widths: readonly number[];
-  /** Bucket bounds as written in `le`. */
+  /** Bucket bounds as written in `le` (text format). */
   readonly buckets: readonly string[];
+  /** Bucket bounds as OpenMetrics writes them (`1.0`). */
+  readonly bucketsOpenMetrics: readonly string[];
 }
 
 /** Copies every target's numbers out of the store, laid out by {@linkcode FAMILIES}. */
@@ -263,7 +329,17 @@ export function snapshot(store: ResultsStore): TargetSnapshot {
     }
   }
   const labels = states.map(labelsOf);
-  return { count: states.length, labels, values, stride, offsets, widths, buckets };
+  const bucketsOpenMetrics = store.buckets.map(openMetricsFloat);
+  return {
+    count: states.length,
+    labels,
+    values,
+    stride,
+    offsets,
+    widths,
+    buckets,
+    bucketsOpenMetrics,
+  };
 }
 
 /** The label set of a target, without braces: `url="…",team="…"`. */
@@ -291,6 +367,8 @@ function labelsOf(state: TargetState): string {
 export interface WriteTargetsOptions {
   /** Metric name prefix, e.g. `sample_external_url`. */
   prefix: string;
+  /** Default: `text`. */
+  format?: ExpositionFormat;
   /**
    * Called after every slice of targets; a promise it returns is awaited, so
    * that a long render can let the event loop run. Default: never pause (the
@@ -305,28 +383,69 @@ export async function writeTargets(
   snap: TargetSnapshot,
   options: WriteTargetsOptions,
 ): Promise<void> {
+  const format = options.format ?? "text";
   for (let f = 0; f < FAMILIES.length; f++) {
     if (snap.widths[f] === 0) continue;
     const family = FAMILIES[f]!;
     const name = `${options.prefix}_${family.suffix}`;
-    w.text(`# HELP ${name} ${family.help}\n# TYPE ${name} ${family.type}\n`);
+    w.text(familyHeader(name, family.type, family.help, format));
     const offset = snap.offsets[f]!;
     for (let from = 0; from < snap.count; from += SLICE) {
-      family.write(w, { name, snap, offset, from, to: Math.min(snap.count, from + SLICE) });
+      const to = Math.min(snap.count, from + SLICE);
+      family.write(w, { name, snap, offset, from, to, format });
       const p = options.pause?.();
       if (p) await p;
     }
   }
 }
 
+/** One family of prom-client's `Registry.getMetricsAsJSON()`. */
+export interface RegistryFamily {
+  name: string;
+  help: string;
+  type: string;
+  values: { value: number; labels: Record<string, string | number>; metricName?: string }[];
+}
+
+/** A sample value of a registry family in OpenMetrics. */
+function registryValue(value: number): string {
+  return Number.isFinite(value) ? String(value) : openMetricsFloat(value);
+}
+
+/**
+ * Writes the self-metrics registry's families as OpenMetrics (without
+ * `# EOF`). prom-client 15 can write OpenMetrics itself, but only by
+ * switching its registry's content type, and rendering that way renames
+ * each counter in place (drops `_total` from the metric's name for good),
+ * which would break every later text render: so the registry renders the
+ * text format as before, and OpenMetrics is written here from its JSON.
+ */
+export function writeRegistryOpenMetrics(families: readonly RegistryFamily[]): string {
+  let out = "";
+  for (const family of families) {
+    out += familyHeader(family.name, family.type, family.help, "openmetrics");
+    for (const sample of family.values) {
+      const labels = Object.entries(sample.labels).map(([k, v]) =>
+        `${k}="${
+          k === "le" && typeof v === "number" ? openMetricsFloat(v) : escapeLabelValue(String(v))
+        }"`
+      ).join(",");
+      out += `${sample.metricName ?? family.name}${labels ? `{${labels}}` : ""} ${
+        registryValue(sample.value)
+      }\n`;
+    }
+  }
+  return out;
+}
+
 /** Renders the per-target families for every target in the store. */
 export class TargetExposition {
   /** The text of all per-target families. */
-  render(store: ResultsStore, prefix: string): string {
+  render(store: ResultsStore, prefix: string, format: ExpositionFormat = "text"): string {
     const chunks: Uint8Array[] = [];
     const w = new ChunkWriter((c) => chunks.push(c.slice()));
     // Without a pause the writer never awaits, so this runs to the end synchronously.
-    void writeTargets(w, snapshot(store), { prefix });
+    void writeTargets(w, snapshot(store), { prefix, format });
     w.flush();
     const decoder = new TextDecoder();
     let out = "";

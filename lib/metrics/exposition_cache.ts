@@ -2,7 +2,8 @@
  * Serves `/metrics` bodies from a cache: the per-target series
  * (exposition.ts) and then the self-metrics registry, rendered straight into
  * gzip and re-rendered only when something changed, so that many scrapers
- * share one render and one compression.
+ * share one render and one compression. One body is cached per format (text
+ * 0.0.4, OpenMetrics), each rendered only when a scraper asks for it.
  *
  * A render streams the text through gzip as it is written, so the plain body
  * is never held whole, and lets the event loop turn every few milliseconds,
@@ -16,7 +17,16 @@
  */
 
 import { createGzip, gunzipSync, gzipSync } from "node:zlib";
-import { ChunkWriter, snapshot, writeTargets } from "./exposition.ts";
+import {
+  ChunkWriter,
+  EXPOSITION_FORMATS,
+  type ExpositionFormat,
+  OPENMETRICS_EOF,
+  type RegistryFamily,
+  snapshot,
+  writeRegistryOpenMetrics,
+  writeTargets,
+} from "./exposition.ts";
 import type { ResultsStore } from "./results.ts";
 import type { SelfMetrics } from "./self_metrics.ts";
 
@@ -134,12 +144,12 @@ export class Exposition {
   readonly #maxAgeMs: number;
   readonly #maxStaleMs: number;
   readonly #now: () => number;
-  #cached?: { version: string; shape: string; prefix: string; body: RenderedBody };
-  #pending?: Promise<RenderedBody>;
-  #pendingKey = "";
-  #lastRenderMs = 0;
-  /** Renders done so far (for tests and benchmarks). */
+  /** Per format: the cached body, the render in progress, the last render's time. */
+  readonly #slots: Record<ExpositionFormat, FormatSlot>;
+  /** Renders done so far, all formats (for tests and benchmarks). */
   renders = 0;
+  /** Renders done so far, per format. */
+  readonly rendersByFormat: Record<ExpositionFormat, number>;
 
   constructor(
     store: ResultsStore,
@@ -152,11 +162,21 @@ export class Exposition {
     this.#maxAgeMs = options.maxAgeMs ?? 1000;
     this.#maxStaleMs = options.maxStaleMs ?? 0;
     this.#now = options.now ?? (() => performance.now());
+    const slot = (): FormatSlot => ({ pendingKey: "", lastRenderMs: 0 });
+    this.#slots = { text: slot(), openmetrics: slot() };
+    this.rendersByFormat = Object.fromEntries(EXPOSITION_FORMATS.map((f) => [f, 0])) as Record<
+      ExpositionFormat,
+      number
+    >;
   }
 
-  /** The current body: cached when nothing changed, otherwise rendered once for all waiting scrapers. */
-  body(): Promise<RenderedBody> {
-    const cached = this.#cached;
+  /**
+   * The current body in `format` (default `text`): cached when nothing
+   * changed, otherwise rendered once for all waiting scrapers of that format.
+   */
+  body(format: ExpositionFormat = "text"): Promise<RenderedBody> {
+    const slot = this.#slots[format];
+    const cached = slot.cached;
     const prefix = this.#prefix();
     // Only changed results may be served stale: never a new prefix, target list or reload.
     if (cached && cached.prefix === prefix && cached.shape === this.#shape()) {
@@ -164,35 +184,42 @@ export class Exposition {
       if (cached.version === this.#version() && age < this.#maxAgeMs) {
         return Promise.resolve(cached.body);
       }
-      const stale = this.staleWindowMs;
+      const stale = this.staleWindowFor(format);
       if (age < stale) return Promise.resolve(cached.body);
-      this.#startRender(prefix);
+      this.#startRender(prefix, format);
       if (age < 2 * stale) return Promise.resolve(cached.body);
-      return this.#pending!;
+      return slot.pending!;
     }
-    this.#startRender(prefix);
-    return this.#pending!;
+    this.#startRender(prefix, format);
+    return slot.pending!;
   }
 
   /**
-   * How long a body is served after results changed: min(`maxStaleMs`, 10 ×
-   * the last render's wall time); 0 when `maxStaleMs` is 0.
+   * How long a text body is served after results changed: min(`maxStaleMs`,
+   * 10 × the last render's wall time); 0 when `maxStaleMs` is 0.
    */
   get staleWindowMs(): number {
-    return Math.min(this.#maxStaleMs, 10 * this.#lastRenderMs);
+    return this.staleWindowFor("text");
+  }
+
+  /** {@linkcode staleWindowMs} of a format (each format is timed by its own renders). */
+  staleWindowFor(format: ExpositionFormat): number {
+    return Math.min(this.#maxStaleMs, 10 * this.#slots[format].lastRenderMs);
   }
 
   /** Starts a render unless one is running that will show the current prefix and shape. */
-  #startRender(prefix: string): void {
+  #startRender(prefix: string, format: ExpositionFormat): void {
+    const slot = this.#slots[format];
     const key = `${prefix} ${this.#shape()}`;
-    if (this.#pending && this.#pendingKey === key) return;
-    const after = this.#pending ?? Promise.resolve();
-    const pending: Promise<RenderedBody> = after.catch(() => {}).then(() => this.#render(prefix))
-      .finally(() => {
-        if (this.#pending === pending) this.#pending = undefined;
-      });
-    this.#pending = pending;
-    this.#pendingKey = key;
+    if (slot.pending && slot.pendingKey === key) return;
+    const after = slot.pending ?? Promise.resolve();
+    const pending: Promise<RenderedBody> = after.catch(() => {}).then(() =>
+      this.#render(prefix, format)
+    ).finally(() => {
+      if (slot.pending === pending) slot.pending = undefined;
+    });
+    slot.pending = pending;
+    slot.pendingKey = key;
   }
 
   /** Changes when the target list or buckets were applied, or on a reload attempt. */
@@ -205,7 +232,7 @@ export class Exposition {
     return `${this.#store.version}/${this.#self.version}`;
   }
 
-  async #render(prefix: string): Promise<RenderedBody> {
+  async #render(prefix: string, format: ExpositionFormat): Promise<RenderedBody> {
     const startedAt = this.#now();
     const t0 = performance.now();
     const version = this.#version();
@@ -216,6 +243,7 @@ export class Exposition {
     let sliceStart = performance.now();
     await writeTargets(w, snap, {
       prefix,
+      format,
       pause: () => {
         if (performance.now() - sliceStart < RENDER_BUDGET_MS) return undefined;
         return gzip.drained().then(nextTurn).then(() => {
@@ -223,14 +251,29 @@ export class Exposition {
         });
       },
     });
-    w.text(await this.#self.registry.metrics());
+    const registry = this.#self.registry;
+    if (format === "text") w.text(await registry.metrics());
+    else {
+      const families = await registry.getMetricsAsJSON() as unknown as RegistryFamily[];
+      w.text(writeRegistryOpenMetrics(families) + OPENMETRICS_EOF);
+    }
     w.flush();
     const body = new RenderedBody({ gzip: await gzip.end(), plainBytes: w.written }, startedAt);
-    this.#cached = { version, shape, prefix, body };
-    this.#lastRenderMs = performance.now() - t0;
+    const slot = this.#slots[format];
+    slot.cached = { version, shape, prefix, body };
+    slot.lastRenderMs = performance.now() - t0;
     this.renders++;
+    this.rendersByFormat[format]++;
     return body;
   }
+}
+
+/** What the cache keeps for one format. */
+interface FormatSlot {
+  cached?: { version: string; shape: string; prefix: string; body: RenderedBody };
+  pending?: Promise<RenderedBody>;
+  pendingKey: string;
+  lastRenderMs: number;
 }
 
 /** node:zlib gzip fed chunk by chunk, collecting the compressed bytes. */

@@ -22,6 +22,11 @@ export interface TargetState {
   /** When the latest check finished, epoch ms (0 before the first). */
   lastCheckAt: number;
   /**
+   * When the next check is due, epoch ms, as the scheduler had it when the
+   * latest check was recorded; undefined before the first, or when not given.
+   */
+  nextCheckAt?: number;
+  /**
    * notAfter of the certificate the target presented at its latest check,
    * seconds since the epoch; undefined when none or unknown (see
    * {@linkcode ResultsStore.recordCertExpiry}).
@@ -110,6 +115,7 @@ export class ResultsStore {
           target,
           last: state?.last,
           lastCheckAt: state?.lastCheckAt ?? 0,
+          nextCheckAt: state?.nextCheckAt,
           certExpiry: state?.certExpiry,
           counts: state?.counts ?? CHECK_RESULTS.map(() => 0),
           buckets: new Array(config.histogramBuckets.length + 1).fill(0),
@@ -127,14 +133,21 @@ export class ResultsStore {
   /**
    * Records a finished check. Returns the up/down change when there was one
    * (including the first check), otherwise undefined. Results for targets no
-   * longer configured are ignored.
+   * longer configured are ignored. `options.nextCheckAt` (epoch ms) is when
+   * the scheduler will check the target next, for the JSON API.
    */
-  record(key: string, result: ProbeResult, finishedAt: number): StateChange | undefined {
+  record(
+    key: string,
+    result: ProbeResult,
+    finishedAt: number,
+    options: { nextCheckAt?: number } = {},
+  ): StateChange | undefined {
     const state = this.#states.get(key);
     if (!state) return undefined;
     const wasUp = state.last?.up;
     state.last = result;
     state.lastCheckAt = finishedAt;
+    state.nextCheckAt = options.nextCheckAt;
     state.counts[RESULT_INDEX.get(result.result)!]!++;
     if (this.#buckets.length > 0) {
       const seconds = result.durationMs / 1000;

@@ -13,6 +13,7 @@
 
 import process from "node:process";
 import { Counter, Gauge, Histogram, Registry } from "./prom_client.ts";
+import { BUILD_INFO } from "../util/version.ts";
 
 /** Seconds since the epoch when this process started. */
 const START_TIME_SECONDS = Math.round(performance.timeOrigin) / 1000;
@@ -23,6 +24,8 @@ const START_DELAY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 export interface SelfMetricsOptions {
   /** Version for `build_info`. */
   version: string;
+  /** Revision for `build_info`. Default: the stamped one (util/version.ts), or `unknown`. */
+  revision?: string;
   /** Reads the number of configured targets. */
   targets: () => number;
   /** Reads the number of checks in flight. */
@@ -57,10 +60,17 @@ export class SelfMetrics {
     const registers = [this.registry];
     new Gauge({
       name: "uptime_exporter_build_info",
-      help: "A metric with a constant '1' value labeled by version and Deno version.",
-      labelNames: ["version", "deno"],
+      help:
+        "A metric with a constant '1' value labeled by version, revision (git commit), Deno version, OS and architecture.",
+      labelNames: ["version", "revision", "deno", "os", "arch"],
       registers,
-    }).set({ version: options.version, deno: Deno.version.deno }, 1);
+    }).set({
+      version: options.version,
+      revision: options.revision ?? BUILD_INFO.revision,
+      deno: BUILD_INFO.deno,
+      os: BUILD_INFO.os,
+      arch: BUILD_INFO.arch,
+    }, 1);
     new Gauge({
       name: "uptime_exporter_targets",
       help: "Number of configured targets.",

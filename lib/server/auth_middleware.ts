@@ -24,6 +24,12 @@ function unauthorized(config: WebConfig): Response {
   });
 }
 
+/** Options of {@linkcode withAuth}. */
+export interface WithAuthOptions {
+  /** The route prefix the handler serves under (routes.ts resolvePath). Default `/`. */
+  routePrefix?: string;
+}
+
 /**
  * Wraps a handler with the authentication of the web config returned by
  * `current` (read at every request, so that a reload applies at once).
@@ -38,12 +44,13 @@ function unauthorized(config: WebConfig): Response {
 export function withAuth(
   handler: (req: Request) => Promise<Response>,
   current: () => { config?: WebConfig; auth?: Authenticator },
+  options: WithAuthOptions = {},
 ): (req: Request) => Promise<Response> {
   return async (req) => {
     const { config, auth } = current();
     if (!auth || !config || !requiresAuth(config)) return handler(req);
     const path = new URL(req.url).pathname;
-    if (isOpenPath(path) || await auth.check(req)) return handler(req);
+    if (isOpenPath(path, options.routePrefix) || await auth.check(req)) return handler(req);
     return unauthorized(config);
   };
 }

@@ -5,12 +5,18 @@
  * served only by its own entry: anything else is 404, so adding an endpoint
  * is one entry here and nothing else.
  *
+ * The route prefix (`--web.route-prefix`) is handled here and only here
+ * ({@linkcode resolvePath}): every entry lives under it, a path outside it is
+ * 404, and `/` redirects to it, as in Prometheus. The status page's links are
+ * relative, so they follow the prefix by themselves.
+ *
  * @module
  */
 
-import { CONTENT_TYPE } from "../metrics/exposition.ts";
+import { negotiate } from "./negotiate.ts";
 import type { Exposition } from "../metrics/exposition_cache.ts";
 import type { ResultsStore } from "../metrics/results.ts";
+import { targetsResponse } from "./api.ts";
 import { renderStatusPage, STATUS_PAGE_CSP } from "./status_page.ts";
 import { err, ok, type Result } from "../util/result.ts";
 
@@ -28,6 +34,8 @@ export interface HandlerDeps {
   loaded?: Promise<unknown>;
   /** Whether `/readyz` says ready, and why not. Default: every target checked once. */
   ready?: () => Result<void, string>;
+  /** Path every endpoint lives under, `/` or `/a/b` (see cli.ts parseRoutePrefix). Default `/`. */
+  routePrefix?: string;
 }
 
 /** One endpoint. */
@@ -60,8 +68,12 @@ function acceptsGzip(req: Request): boolean {
 }
 
 async function serveMetrics(req: Request, deps: HandlerDeps): Promise<Response> {
-  const body = await deps.exposition.body();
-  const headers: Record<string, string> = { "content-type": CONTENT_TYPE, vary: "Accept-Encoding" };
+  const { format, contentType } = negotiate(req.headers.get("accept"));
+  const body = await deps.exposition.body(format);
+  const headers: Record<string, string> = {
+    "content-type": contentType,
+    vary: "Accept, Accept-Encoding",
+  };
   // The cached form is gzip: a gzip client gets it as it is, never decompressed.
   let bytes: Uint8Array;
   if (acceptsGzip(req)) {
@@ -101,6 +113,21 @@ function serveReady(req: Request, deps: HandlerDeps): Response {
     : text(503, head ? "" : `Not ready: ${ready.error}\n`);
 }
 
+function serveTargets(req: Request, deps: HandlerDeps): Response {
+  const json = JSON.stringify(targetsResponse(deps.store.states));
+  const headers: Record<string, string> = {
+    "content-type": "application/json; charset=utf-8",
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    vary: "Accept-Encoding",
+  };
+  if (req.method === "HEAD") return new Response(null, { headers });
+  if (!acceptsGzip(req)) return new Response(json, { headers });
+  headers["content-encoding"] = "gzip";
+  const gzip = new Response(json).body!.pipeThrough(new CompressionStream("gzip"));
+  return new Response(gzip, { headers });
+}
+
 async function serveReload(_req: Request, deps: HandlerDeps): Promise<Response> {
   const reloaded = await deps.reload();
   return reloaded.ok ? text(200, "Reloaded\n") : text(500, `Reload failed: ${reloaded.error}\n`);
@@ -116,28 +143,69 @@ export const ROUTES: readonly Route[] = Object.freeze(
     { path: "/", methods: READ, open: false, handle: serveStatusPage },
     { path: "/healthz", methods: READ, open: true, handle: serveHealth },
     { path: "/readyz", methods: READ, open: true, handle: serveReady },
+    // Prometheus' own names for the same two, which its users' probes expect.
+    { path: "/-/healthy", methods: READ, open: true, handle: serveHealth },
+    { path: "/-/ready", methods: READ, open: true, handle: serveReady },
+    { path: "/api/v1/targets", methods: READ, open: false, handle: serveTargets },
     { path: "/-/reload", methods: ["POST", "PUT"], open: false, handle: serveReload },
   ].map((route) => Object.freeze({ ...route, methods: Object.freeze(route.methods) })),
 );
 
 const BY_PATH: ReadonlyMap<string, Route> = new Map(ROUTES.map((route) => [route.path, route]));
 
+/** Where a request path leads under a route prefix. */
+export type Resolved =
+  /** An entry of the table. */
+  | { kind: "route"; route: Route }
+  /** Not served: 404. */
+  | { kind: "none" }
+  /** A redirect (GET and HEAD only): `/` and the bare prefix go to `<prefix>/`. */
+  | { kind: "redirect"; location: string };
+
 /**
- * Whether `path` is served without credentials (`/healthz`, `/readyz`).
+ * The one place the route prefix is applied: strips it from `path` and
+ * looks the rest up in the table. Outside the prefix nothing is served but
+ * `/`, which redirects to the prefix (as Prometheus does); the prefix
+ * without its trailing slash redirects to it with one, so that the status
+ * page's relative links resolve under the prefix.
+ *
+ * @example
+ * ```ts
+ * resolvePath("/uptime/metrics", "/uptime"); // { kind: "route", route: <the /metrics entry> }
+ * resolvePath("/metrics", "/uptime"); // { kind: "none" }
+ * resolvePath("/", "/uptime"); // { kind: "redirect", location: "/uptime/" }
+ * ```
+ */
+export function resolvePath(path: string, prefix = "/"): Resolved {
+  let inner: string | undefined = path;
+  if (prefix !== "/") {
+    if (path === prefix || path === "/") return { kind: "redirect", location: `${prefix}/` };
+    inner = path.startsWith(`${prefix}/`) ? path.slice(prefix.length) : undefined;
+  }
+  const route = inner === undefined ? undefined : BY_PATH.get(inner);
+  return route ? { kind: "route", route } : { kind: "none" };
+}
+
+/**
+ * Whether `path` (under `prefix`, default `/`) is served without
+ * credentials: `/healthz`, `/readyz`, `/-/healthy`, `/-/ready`.
  *
  * @example
  * ```ts
  * isOpenPath("/healthz"); // true
  * isOpenPath("/metrics"); // false
+ * isOpenPath("/uptime/-/ready", "/uptime"); // true
  * ```
  */
-export function isOpenPath(path: string): boolean {
-  return BY_PATH.get(path)?.open === true;
+export function isOpenPath(path: string, prefix = "/"): boolean {
+  const resolved = resolvePath(path, prefix);
+  return resolved.kind === "route" && resolved.route.open;
 }
 
 /**
- * Builds the request handler: the route of the path, 404 without one, 405
- * (with `Allow`) for a method it does not answer.
+ * Builds the request handler: the route of the path (under
+ * `deps.routePrefix`), 404 without one, 405 (with `Allow`) for a method it
+ * does not answer.
  *
  * @example
  * ```ts
@@ -146,10 +214,20 @@ export function isOpenPath(path: string): boolean {
  * ```
  */
 export function createHandler(deps: HandlerDeps): (req: Request) => Promise<Response> {
+  const prefix = deps.routePrefix ?? "/";
   // async, so that a handler that throws rejects (onError answers) instead of throwing.
   return async (req) => {
-    const route = BY_PATH.get(new URL(req.url).pathname);
-    if (!route) return text(404, "Not Found\n");
+    const url = new URL(req.url);
+    const resolved = resolvePath(url.pathname, prefix);
+    if (resolved.kind === "redirect") {
+      if (!READ.includes(req.method)) return text(404, "Not Found\n");
+      return new Response(null, {
+        status: 302,
+        headers: { location: resolved.location + url.search },
+      });
+    }
+    if (resolved.kind === "none") return text(404, "Not Found\n");
+    const route = resolved.route;
     if (!route.methods.includes(req.method)) {
       return text(405, "Method Not Allowed\n", { allow: route.methods.join(", ") });
     }

@@ -56,6 +56,8 @@ export interface WebServerOptions {
   onError?: (error: unknown) => Response | Promise<Response>;
   /** Limits on client connections (see conn_guard.ts). */
   guard?: GuardOptions;
+  /** The handler's route prefix, so that its open paths stay open under it. Default `/`. */
+  routePrefix?: string;
 }
 
 /**
@@ -95,7 +97,11 @@ export class WebServer {
     this.#auth = config ? new modules!.Authenticator(config) : undefined;
     this.#port = options.port;
     this.#handler = modules
-      ? modules.withAuth(options.handler, () => ({ config: this.#config, auth: this.#auth }))
+      ? modules.withAuth(
+        options.handler,
+        () => ({ config: this.#config, auth: this.#auth }),
+        { routePrefix: options.routePrefix },
+      )
       : options.handler;
     this.#finished = new Promise((resolve) => (this.#resolveFinished = resolve));
   }

@@ -3,12 +3,16 @@
  * one row per target, down targets first, up/down shown by text and symbol as
  * well as colour, times in human units, readable at phone width. No framework
  * and no JavaScript needed to read it; a small static script sorts and filters
- * the rows and refreshes them in place (plain `fetch` + `DOMParser`), with a
- * `<noscript>` meta refresh as the fallback.
+ * the rows and refreshes them in place from the JSON API (`api/v1/targets`,
+ * relative, so it follows the route prefix), with a `<noscript>` meta
+ * refresh as the fallback.
  *
- * Every target string (URL, label names and values, reasons) is HTML-escaped,
- * and a Content-Security-Policy allows only the page's own script and style
- * (by hash), so even a missed escape could not run injected script.
+ * Every target string (URL, label names and values, reasons) is HTML-escaped
+ * here, and the script builds its rows with `textContent` only (never HTML
+ * from data); a Content-Security-Policy allows only the page's own script and
+ * style (by hash), so even a missed escape could not run injected script.
+ * The script formats times and reasons as this module does: its helpers
+ * ({@linkcode SCRIPT_HELPERS}) are compared with the ones here by a test.
  *
  * @module
  */
@@ -144,16 +148,55 @@ td.blank{display:none}
 `;
 
 /**
+ * The script's pure helpers, the twins of {@linkcode formatDuration},
+ * {@linkcode formatAge}, {@linkcode formatInterval} and the reason text of a
+ * row (status_page_test.ts runs both on the same inputs).
+ */
+export const SCRIPT_HELPERS = `
+  const pad2 = (n) => String(n).padStart(2, "0");
+  const formatDuration = (ms) => {
+    if (!Number.isFinite(ms)) return "-";
+    if (ms < 999.5) return (ms < 9.95 ? ms.toFixed(1) : String(Math.round(ms))) + "ms";
+    if (ms < 59950) return (ms / 1000).toFixed(ms < 9995 ? 2 : 1) + "s";
+    const s = Math.max(60, Math.floor(ms / 1000));
+    if (s < 3600) return Math.floor(s / 60) + "m " + pad2(s % 60) + "s";
+    const m = Math.floor(s / 60);
+    return Math.floor(m / 60) + "h " + pad2(m % 60) + "m";
+  };
+  const formatAge = (ms) => !Number.isFinite(ms) ? "never" : ms < 1000 ? "just now"
+    : ms < 60000 ? Math.round(ms / 1000) + "s ago" : formatDuration(ms) + " ago";
+  const formatInterval = (ms) => {
+    if (ms < 1000 || ms % 1000 !== 0) return formatDuration(ms);
+    const s = ms / 1000;
+    return s < 60 ? s + "s" : s % 3600 === 0 ? s / 3600 + "h" : s % 60 === 0 ? s / 60 + "m"
+      : formatDuration(ms);
+  };
+  const reasonText = (t) => {
+    if (t.up !== false) return "";
+    const reason = t.reason || "";
+    return new RegExp("^" + t.result + "(?![A-Za-z0-9_])", "i").test(reason) ? reason
+      : t.result + (reason ? ": " + reason : "");
+  };
+`;
+
+/**
  * The page's script. Static text (settings come from data attributes), so
- * that its hash in the Content-Security-Policy never changes.
+ * that its hash in the Content-Security-Policy never changes. It renders
+ * rows from the JSON API with `createElement` and `textContent`.
  */
 const SCRIPT = `
 (() => {
   "use strict";
+  ${SCRIPT_HELPERS.trim()}
   const $ = (id) => document.getElementById(id);
   const table = $("targets"), filter = $("filter"), auto = $("auto");
   const every = Math.max(1, Number(new URLSearchParams(location.search).get("refresh")) ||
     Number(document.body.dataset.refresh) || 10);
+  const KINDS = { down: [0, "DOWN", "\u2715"], pending: [1, "PENDING", "\u2026"],
+    up: [2, "UP", "\u2713"] };
+  const FAVICONS = ${
+  JSON.stringify(Object.fromEntries(Object.keys(KINDS).map((k) => [k, favicon(k as Kind)])))
+};
   let sort = null, timer;
   const value = (cell) => {
     const s = cell ? (cell.dataset.sort ?? cell.textContent.trim()) : "";
@@ -176,6 +219,79 @@ const SCRIPT = `
     }
     $("shown").textContent = f ? shown + " of " + rows.length + " shown" : "";
   }
+  const el = (tag, className, text) => {
+    const e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const cell = (className, label, sortKey, text) => {
+    const td = el("td", className, text);
+    if (label) td.dataset.label = label;
+    if (sortKey !== undefined) td.dataset.sort = String(sortKey);
+    return td;
+  };
+  const kindOf = (t) => t.up === null ? "pending" : t.up ? "up" : "down";
+  function row(t, order, now) {
+    const kind = kindOf(t), k = KINDS[kind], checked = t.up !== null;
+    const tr = el("tr", kind);
+    tr.dataset.order = String(order);
+    const state = cell("state", "", k[0]);
+    const badge = el("span", "badge " + kind), symbol = el("span", "", k[2]);
+    symbol.setAttribute("aria-hidden", "true");
+    badge.append(symbol, " " + k[1]);
+    state.append(badge);
+    const url = cell("url", "URL");
+    url.append(t.url);
+    const names = Object.keys(t.labels);
+    if (names.length) {
+      const labels = el("span", "labels");
+      for (const n of names) labels.append(el("span", "label", n + "=" + t.labels[n]));
+      url.append(labels);
+    }
+    const status = !checked ? "" : t.statusCode ? String(t.statusCode) : "none";
+    const age = t.lastCheckAt ? now - Date.parse(t.lastCheckAt) : NaN;
+    const last = cell("num", "Last check", isNaN(age) ? -1 : age);
+    if (t.lastCheckAt) {
+      const time = el("time", "", formatAge(age));
+      time.dateTime = t.lastCheckAt;
+      time.title = t.lastCheckAt;
+      last.append(time);
+    } else last.append(el("span", "muted", "not yet"));
+    last.append(el("span", "sub", "every " + formatInterval(Math.round(t.intervalSeconds * 1000))));
+    const why = reasonText(t);
+    tr.append(state, url,
+      cell("num" + (status ? "" : " blank"), "Status", checked ? t.statusCode : -1, status),
+      cell("num" + (checked ? "" : " blank"), "Response", checked ? t.responseMs : -1,
+        checked ? formatDuration(t.responseMs) : ""),
+      last, cell("reason" + (why ? "" : " blank"), "Why", undefined, why));
+    return tr;
+  }
+  function render(data) {
+    const now = Date.parse(data.generatedAt);
+    const targets = data.targets.map((t) => ({ t, kind: kindOf(t) })).sort((a, b) =>
+      KINDS[a.kind][0] - KINDS[b.kind][0] || a.t.url.localeCompare(b.t.url));
+    const count = { down: 0, pending: 0, up: 0 };
+    for (const x of targets) count[x.kind]++;
+    const total = targets.length;
+    $("rows").replaceChildren(...targets.map((x, i) => row(x.t, i, now)));
+    $("headline").textContent = total === 0 ? "No targets configured"
+      : count.down > 0 ? count.down + " of " + total + " target" + (total === 1 ? "" : "s") + " down"
+      : count.pending > 0 ? "Waiting for the first check of " + count.pending + " of " + total +
+        " targets"
+      : "All " + total + " target" + (total === 1 ? "" : "s") + " up";
+    for (const kind of ["down", "up", "pending"]) {
+      const li = $(kind);
+      li.className = kind + (count[kind] > 0 ? " some" : "");
+      li.textContent = count[kind] + " " + kind;
+    }
+    $("empty").hidden = total !== 0;
+    document.title = (count.down > 0 ? "(" + count.down + " down) " : "") + "uptime-exporter";
+    $("favicon").href = FAVICONS[count.down > 0 ? "down" : count.pending > 0 ? "pending" : "up"];
+    const generated = $("generated");
+    generated.dateTime = data.generatedAt;
+    generated.textContent = data.generatedAt.replace("T", " ").replace(/[.][0-9]+Z$/, " UTC");
+  }
   table.querySelectorAll("th button").forEach((b) => b.addEventListener("click", () => {
     const col = b.parentElement.cellIndex;
     sort = sort && sort.col === col ? { col, dir: -sort.dir } : { col, dir: 1 };
@@ -186,14 +302,12 @@ const SCRIPT = `
   async function refresh() {
     if (!auto.checked || document.hidden) return schedule();
     try {
-      const res = await fetch(location.href, { cache: "no-store" });
+      // Relative: under a route prefix the page is at <prefix>/ and so is the API.
+      const res = await fetch("api/v1/targets", { cache: "no-store" });
       if (!res.ok) throw new Error("HTTP " + res.status);
-      const doc = new DOMParser().parseFromString(await res.text(), "text/html");
-      for (const id of ["headline", "summary", "rows", "generated", "favicon"]) {
-        const fresh = doc.getElementById(id), old = $(id);
-        if (fresh && old) old.replaceWith(document.adoptNode(fresh));
-      }
-      document.title = doc.title;
+      const body = await res.json();
+      if (body.status !== "success") throw new Error("bad answer");
+      render(body.data);
       $("offline").hidden = true;
       apply();
     } catch (e) {
@@ -325,7 +439,8 @@ export function renderStatusPage(
 ${body}
 </tbody>
 </table>
-${total === 0 ? `<p class="empty">No targets configured.</p>\n` : ""}<footer>uptime-exporter ${
+<p id="empty" class="empty"${total === 0 ? "" : " hidden"}>No targets configured.</p>
+<footer>uptime-exporter ${
     escapeHtml(options.version ?? "")
   } · generated <time id="generated" datetime="${generated}">${
     generated.replace("T", " ").replace(/\.\d+Z$/, " UTC")

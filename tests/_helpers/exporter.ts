@@ -16,14 +16,23 @@ import { waitFor } from "./wait.ts";
 /** The repository root, without a trailing slash. */
 export const ROOT: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
+/** A deno.json task: its command, or an object with one (and its dependencies). */
+export type DenoTask = string | { command: string; dependencies?: string[]; description?: string };
+
 /** deno.json as parsed JSON. */
-export function denoJson(): { version: string; tasks: Record<string, string> } {
+export function denoJson(): { version: string; tasks: Record<string, DenoTask> } {
   return JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
 }
 
-/** The words of a deno.json task (tasks here use no quoting). */
-export function taskWords(name: string): string[] {
+/** The command of a deno.json task, whether written as a string or an object. */
+export function taskCommand(name: string): string | undefined {
   const task = denoJson().tasks[name];
+  return typeof task === "string" ? task : task?.command;
+}
+
+/** The words of a deno.json task's command (tasks here use no quoting). */
+export function taskWords(name: string): string[] {
+  const task = taskCommand(name);
   assert.ok(task, `deno.json has no "${name}" task`);
   return task.trim().split(/\s+/);
 }

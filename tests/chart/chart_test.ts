@@ -14,6 +14,7 @@ import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } fro
 import { DEFAULT_TARGETS } from "../../lib/config/schema.ts";
 import { buildConfig } from "../../lib/config/validate.ts";
 import { ROOT, sampleNames, startExporter, startTarget } from "../_helpers/exporter.ts";
+import { serve, TEST_CA_FILE } from "../_helpers/servers.ts";
 import { until } from "../_helpers/wait.ts";
 
 const CHART = `${ROOT}/helm/uptime-exporter`;
@@ -202,10 +203,10 @@ function renderedConfig(docs: K8s[]): { text: string; path: string } {
   const podSpec = deployment.spec.template.spec;
   const container = exporterContainer(docs);
   const configArg: string | undefined = container.args.find((a: string) =>
-    a.startsWith("--config=")
+    a.startsWith("--config.file=")
   );
-  assert.ok(configArg, "the exporter is not given --config");
-  const path = configArg.slice("--config=".length);
+  assert.ok(configArg, "the exporter is not given --config.file");
+  const path = configArg.slice("--config.file=".length);
   const dir = path.slice(0, path.lastIndexOf("/"));
   const file = path.slice(dir.length + 1);
   const mount = container.volumeMounts.find((m: K8s) => m.mountPath === dir);
@@ -357,7 +358,14 @@ Deno.test("default install", async (t) => {
     assert.ok(container.resources.limits.memory);
   });
   await t.step("the exporter listens on 8080 and reads the mounted config", () => {
-    assert.ok(container.args.includes("--listen=:8080"));
+    assert.ok(container.args.includes("--web.listen-address=:8080"));
+    // Prometheus-style flag names (the old ones still work, but the chart shows the new).
+    assert.deepEqual(container.args.map((a: string) => a.replace(/=.*/, "")), [
+      "--config.file",
+      "--web.listen-address",
+      "--log.level",
+      "--log.format",
+    ]);
     assert.equal(renderedConfig(docs).path, "/etc/uptime-exporter/config.yaml");
     // The read-only root filesystem needs a writable /tmp for the binary's code cache.
     assert.ok(container.volumeMounts.some((m: K8s) => m.mountPath === "/tmp"));
@@ -452,6 +460,43 @@ const TOGGLES: Record<string, (docs: K8s[]) => void> = {
     );
   },
   "test-disabled-values.yaml": (docs) => assert.ok(!kinds(docs).includes("Pod")),
+  "existingconfigmap-values.yaml": (docs) => {
+    const pod = only(docs, "Deployment").spec.template.spec;
+    assert.ok(!docs.some((d) => d.kind === "ConfigMap"), "no ConfigMap of the chart's own");
+    const volume = pod.volumes.find((v: K8s) => v.name === "config");
+    assert.deepEqual(volume.configMap, { name: "uptime-exporter-config" });
+    const container = exporterContainer(docs);
+    assert.ok(container.args.includes("--config.file=/etc/uptime-exporter/config.yaml"));
+    const mount = container.volumeMounts.find((m: K8s) => m.name === "config");
+    assert.equal(mount.mountPath, "/etc/uptime-exporter");
+    assert.equal(mount.subPath, undefined, "a directory mount, so updates reach the exporter");
+  },
+  "existingsecret-values.yaml": (docs) => {
+    const pod = only(docs, "Deployment").spec.template.spec;
+    assert.ok(!docs.some((d) => d.kind === "ConfigMap"), "no ConfigMap of the chart's own");
+    const volume = pod.volumes.find((v: K8s) => v.name === "config");
+    assert.equal(volume.secret.secretName, "uptime-exporter-config");
+    assert.ok(volume.secret.defaultMode, "files readable by the pod's group only");
+    assert.equal(volume.configMap, undefined);
+  },
+  "routeprefix-values.yaml": (docs) => {
+    const deployment = only(docs, "Deployment");
+    const container = exporterContainer(docs);
+    assert.ok(container.args.includes("--web.listen-address=:9100"), container.args.join(" "));
+    assert.ok(container.args.includes("--web.route-prefix=/team/uptime/"));
+    assert.deepEqual(container.ports, [{ name: "http", containerPort: 9100, protocol: "TCP" }]);
+    assert.equal(container.livenessProbe.httpGet.path, "/team/uptime/healthz");
+    assert.equal(container.readinessProbe.httpGet.path, "/team/uptime/readyz");
+    assert.equal(container.readinessProbe.httpGet.port, "http");
+    const annotations = deployment.spec.template.metadata.annotations;
+    assert.equal(annotations["prometheus.io/port"], "9100");
+    assert.equal(annotations["prometheus.io/path"], "/team/uptime/metrics");
+    assert.equal(only(docs, "ServiceMonitor").spec.endpoints[0].path, "/team/uptime/metrics");
+    assert.equal(only(docs, "Service").spec.ports[0].targetPort, "http");
+    assert.equal(only(docs, "NetworkPolicy").spec.ingress[0].ports[0].port, "http");
+    const script: string = only(docs, "Pod").spec.containers[0].command.join(" ");
+    assert.ok(script.includes(":8080/team/uptime/metrics"), script);
+  },
   "webconfig-values.yaml": (docs) => {
     const pod = only(docs, "Deployment").spec.template.spec;
     const container = exporterContainer(docs);
@@ -479,7 +524,7 @@ const TOGGLES: Record<string, (docs: K8s[]) => void> = {
     );
     assert.deepEqual(container.env.map((e: K8s) => e.name), ["API_TOKEN", "INTERNAL_PASSWORD"]);
     assert.equal(container.envFrom[0].secretRef.name, "uptime-exporter-extra");
-    assert.ok(container.args.includes("--log-format=json"));
+    assert.ok(container.args.includes("--log.format=json"));
     assert.ok(pod.volumes.some((v: K8s) => v.name === "ca"));
     assert.deepEqual(pod.nodeSelector, { "kubernetes.io/os": "linux" });
     assert.equal(pod.tolerations[0].key, "dedicated");
@@ -582,6 +627,8 @@ Deno.test("PrometheusRule: structure, promtool check rules, promtool test rules"
         "UptimeExporterConfigReloadFailed",
         "UptimeExporterDown",
         "UptimeExporterResultsStale",
+        "UptimeExporterURLCertificateExpiresSoon",
+        "UptimeExporterURLCertificateExpiresVerySoon",
         "UptimeExporterURLDown",
         "UptimeExporterURLSlow",
       ]);
@@ -593,7 +640,7 @@ Deno.test("PrometheusRule: structure, promtool check rules, promtool test rules"
         await run(tools.promtool, ["check", "rules", "rules.yaml"], { cwd: dir }),
         "promtool check rules",
       );
-      assert.match(out, /SUCCESS: 5 rules found/);
+      assert.match(out, /SUCCESS: 7 rules found/);
     });
     await t.step("promtool test rules: down 6m fires, down 2m does not, and the rest", async () => {
       const out = ok(
@@ -707,11 +754,17 @@ function metricNames(expr: string): string[] {
 
 Deno.test("the alerts and the dashboard use metrics the exporter really exposes", async () => {
   await using target = startTarget();
+  // An https target too, so that the certificate series is there.
+  await using tls = serve(() => new Response("ok\n"), { tls: true });
   await using exporter = await startExporter({
-    args: ["--target", `${target.url}/`, "--interval", "500ms", "--timeout", "400ms"],
+    config: {
+      defaults: { interval: "500ms", timeout: "400ms" },
+      targets: [{ url: `${target.url}/` }, { url: `${tls.url}/`, tls_ca_file: TEST_CA_FILE }],
+    },
   });
   await until(async () => (await exporter.get("/readyz")).status === 200, 10_000, "/readyz");
   const exposed = sampleNames((await exporter.get("/metrics")).text);
+  assert.ok(exposed.has("sample_external_url_tls_cert_expiry_timestamp_seconds"));
 
   const rule = only(
     (await render(undefined, ["--set", "prometheusRule.enabled=true"])).docs,
@@ -736,9 +789,12 @@ Deno.test("the alerts and the dashboard use metrics the exporter really exposes"
   );
 });
 
+/** ci files whose config comes from the user's own object: the chart renders none. */
+const EXISTING_CONFIG = ["existingconfigmap-values.yaml", "existingsecret-values.yaml"];
+
 Deno.test("values → rendered config file → the exporter's own config loader", async (t) => {
   const configs: { name: string; text: string }[] = [];
-  for (const file of [undefined, ...CI_FILES]) {
+  for (const file of [undefined, ...CI_FILES.filter((f) => !EXISTING_CONFIG.includes(f))]) {
     await t.step(file ?? "default values", async () => {
       const { docs } = await render(file);
       const { text, path } = renderedConfig(docs);
@@ -782,6 +838,18 @@ sys.exit(1 if bad else 0)
     );
   });
 });
+
+/** `helm template` of the chart with `args`, uncached, for renders that must fail. */
+function helmTemplate(args: string[]): Promise<Output> {
+  return run(tools.helm, [
+    "template",
+    RELEASE,
+    CHART,
+    "--kube-version",
+    KUBE_VERSIONS[1]!,
+    ...args,
+  ]);
+}
 
 /** Bad values and the part of helm's message that must point at the problem. */
 const BAD_VALUES: { name: string; values: unknown; error: RegExp }[] = [
@@ -836,6 +904,31 @@ const BAD_VALUES: { name: string; values: unknown; error: RegExp }[] = [
     error: /logLevel: logLevel must be one of the following/,
   },
   {
+    name: "a route prefix that is not a path",
+    values: { routePrefix: "uptime" },
+    error: /routePrefix: Does not match pattern/,
+  },
+  {
+    name: "an external URL that is not one",
+    values: { externalUrl: "ops.example.com/uptime" },
+    error: /externalUrl: Does not match pattern/,
+  },
+  {
+    name: "a container port out of range",
+    values: { containerPort: 70000 },
+    error: /containerPort: Must be less than or equal to 65535/,
+  },
+  {
+    name: "certificate expiry days that are not numbers",
+    values: { prometheusRule: { certificateExpiry: { warningDays: "two weeks" } } },
+    error: /prometheusRule\.certificateExpiry\.warningDays: Invalid type/,
+  },
+  {
+    name: "an unknown certificate expiry setting",
+    values: { prometheusRule: { certificateExpiry: { days: 14 } } },
+    error: /prometheusRule\.certificateExpiry: Additional property days is not allowed/,
+  },
+  {
     name: "an alert duration that Prometheus would not accept",
     values: { prometheusRule: { urlDown: { for: "5 minutes" } } },
     error: /prometheusRule\.urlDown\.for: Does not match pattern/,
@@ -849,15 +942,7 @@ Deno.test("values.schema.json rejects bad values with a readable error", async (
       await t.step(bad.name, async () => {
         const file = `${dir}/bad-${i}.yaml`;
         await Deno.writeTextFile(file, stringifyYaml(bad.values));
-        const out = await run(tools.helm, [
-          "template",
-          RELEASE,
-          CHART,
-          "--kube-version",
-          KUBE_VERSIONS[1]!,
-          "-f",
-          file,
-        ]);
+        const out = await helmTemplate(["-f", file]);
         assert.notEqual(out.code, 0, `helm accepted ${JSON.stringify(bad.values)}`);
         assert.match(out.stderr, /values don't meet the specifications of the schema/);
         assert.match(out.stderr, bad.error);
@@ -878,11 +963,28 @@ Deno.test("NOTES.txt tells the user how to reach /metrics", async () => {
       `${chart}/templates/notes-probe.yaml`,
       'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes-probe\ndata:\n  notes: {{ include "uptime-exporter/templates/NOTES.txt" . | toJson }}\n',
     );
-    const { docs } = await render(undefined, [], KUBE_VERSIONS[1], chart);
-    const notes: string = only(docs, "ConfigMap", "notes-probe").data.notes;
+    const notesOf = async (extra: string[] = []) =>
+      only(
+        (await render(undefined, extra, KUBE_VERSIONS[1], chart)).docs,
+        "ConfigMap",
+        "notes-probe",
+      )
+        .data.notes as string;
+    const notes = await notesOf();
     assert.match(notes, new RegExp(`port-forward service/${RELEASE} 8080:8080`));
     assert.match(notes, /curl -s http:\/\/127\.0\.0\.1:8080\/metrics/);
+    assert.match(notes, /127\.0\.0\.1:8080\/api\/v1\/targets/);
+    assert.match(notes, /is checking 2 URL\(s\)/);
     assert.match(notes, /helm test/);
+    // Under a route prefix, every URL it prints has it.
+    const prefixed = await notesOf(["--set", "routePrefix=/uptime"]);
+    assert.match(prefixed, /curl -s http:\/\/127\.0\.0\.1:8080\/uptime\/metrics/);
+    assert.match(prefixed, /svc:8080\/uptime\/metrics/);
+    assert.doesNotMatch(prefixed, /8080\/metrics/);
+    // With an existing config object it names the object instead of counting targets.
+    const existing = await notesOf(["--set", "config.existingSecret=my-config"]);
+    assert.match(existing, /reads its config from the Secret my-config \(key config\.yaml\)/);
+    assert.doesNotMatch(existing, /is checking/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -950,9 +1052,12 @@ Deno.test("Dockerfile", async (t) => {
     assert.deepEqual(argv, ["/usr/local/bin/uptime-exporter"]);
     assert.ok(!last.some((l) => /^(CMD|HEALTHCHECK|SHELL) /.test(l)), "no shell in the image");
     const labels = last.filter((l) => l.startsWith("LABEL ")).join(" ");
-    for (const key of ["source", "version", "licenses"]) {
+    for (const key of ["source", "version", "revision", "licenses"]) {
       assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${key}=`));
     }
+    // The licence of the repository (LICENSE), not a build argument.
+    assert.match(labels, /org\.opencontainers\.image\.licenses="Apache-2\.0"/);
+    assert.match(Deno.readTextFileSync(`${ROOT}/LICENSE`), /Apache License\s+Version 2\.0/);
   });
   await t.step("the build stage's dependency steps pass here (deno install --frozen)", async () => {
     // The build context as the Dockerfile's COPY lines take it, in a scratch directory.
@@ -987,20 +1092,32 @@ Deno.test("Dockerfile", async (t) => {
   await t.step(".dockerignore lets in what the build copies and keeps the rest out", () => {
     const patterns = Deno.readTextFileSync(`${ROOT}/.dockerignore`).split("\n")
       .map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+    // As Docker matches: the last pattern that matches the path or one of its parents wins.
     const included = (name: string) => {
+      const paths = name.split("/").map((_, i, parts) => parts.slice(0, i + 1).join("/"));
       let keep = true;
       for (const p of patterns) {
         const negate = p.startsWith("!");
         const pattern = (negate ? p.slice(1) : p).replace(/\/$/, "");
         const re = new RegExp(`^${pattern.replace(/\./g, "\\.").replace(/\*/g, "[^/]*")}$`);
-        if (re.test(name)) keep = negate;
+        if (paths.some((path) => re.test(path))) keep = negate;
       }
       return keep;
     };
-    for (const name of ["deno.json", "deno.lock", "main.ts", "lib"]) {
+    for (const name of ["deno.json", "deno.lock", "main.ts", "lib", "scripts/stamp.ts"]) {
       assert.ok(included(name), `${name} is excluded but the build copies it`);
     }
-    for (const name of [".git", "dist", "tests", "helm", "docs", "node_modules"]) {
+    for (
+      const name of [
+        ".git",
+        "dist",
+        "tests",
+        "helm",
+        "docs",
+        "node_modules",
+        "scripts/chart_docs.ts",
+      ]
+    ) {
       assert.ok(!included(name), `${name} reaches the build context`);
     }
   });
@@ -1105,4 +1222,105 @@ Deno.test("docs/kubernetes.md's values table lists every value", () => {
     }
   }
   assert.deepEqual(missing, [], "add these to the values table in docs/kubernetes.md");
+});
+
+Deno.test("the container port and the route prefix are each one value", async (t) => {
+  await t.step("no template writes the port or a path of the exporter's itself", () => {
+    for (const entry of Deno.readDirSync(`${CHART}/templates`)) {
+      if (!entry.isFile) continue;
+      const text = Deno.readTextFileSync(`${CHART}/templates/${entry.name}`);
+      assert.doesNotMatch(text, /\b8080\b/, `${entry.name} writes the port`);
+    }
+  });
+  await t.step(
+    "externalUrl alone sets the prefix the probes use, as the exporter does",
+    async () => {
+      const { docs } = await render(undefined, [
+        "--set",
+        "externalUrl=https://ops.example.com/uptime/",
+      ]);
+      const container = exporterContainer(docs);
+      assert.ok(container.args.includes("--web.external-url=https://ops.example.com/uptime/"));
+      assert.ok(!container.args.some((a: string) => a.startsWith("--web.route-prefix")));
+      assert.equal(container.livenessProbe.httpGet.path, "/uptime/healthz");
+    },
+  );
+  await t.step("routePrefix wins over externalUrl's path", async () => {
+    const { docs } = await render(undefined, [
+      "--set",
+      "externalUrl=https://ops.example.com/uptime/",
+      "--set",
+      "routePrefix=/other",
+    ]);
+    assert.equal(exporterContainer(docs).livenessProbe.httpGet.path, "/other/healthz");
+  });
+});
+
+Deno.test("config.existingConfigMap and config.existingSecret exclude each other", async () => {
+  const out = await helmTemplate([
+    "--set",
+    "config.existingConfigMap=a",
+    "--set",
+    "config.existingSecret=b",
+  ]);
+  assert.notEqual(out.code, 0);
+  assert.match(out.stderr, /config\.existingConfigMap and config\.existingSecret: set at most one/);
+});
+
+Deno.test("Chart.yaml is publishable: licence, home, sources, maintainers, Artifact Hub", async (t) => {
+  const chart = parseYaml(Deno.readTextFileSync(`${CHART}/Chart.yaml`));
+  const values = parseYaml(Deno.readTextFileSync(`${CHART}/values.yaml`));
+  await t.step("home, sources and maintainers", () => {
+    assert.match(chart.home, /^https:\/\//);
+    assert.ok(
+      chart.sources.length > 0 && chart.sources.every((u: string) => /^https:\/\//.test(u)),
+    );
+    assert.deepEqual(chart.maintainers.map((m: K8s) => m.name), ["uptime-exporter maintainers"]);
+    assert.equal(chart.icon, undefined, "no icon at a URL the project does not own");
+    assert.equal(chart.kubeVersion, ">=1.25.0-0");
+  });
+  await t.step("the licence is the repository's", () => {
+    assert.equal(chart.annotations["artifacthub.io/license"], "Apache-2.0");
+    assert.match(Deno.readTextFileSync(`${ROOT}/LICENSE`), /Apache License\s+Version 2\.0/);
+  });
+  await t.step("artifacthub.io/images are the images the chart runs by default", async () => {
+    const images = parseYaml(chart.annotations["artifacthub.io/images"]);
+    const { docs } = await render();
+    const running = [
+      exporterContainer(docs).image,
+      only(docs, "Pod").spec.containers[0].image,
+    ];
+    assert.deepEqual(
+      images.map((i: K8s) => i.image),
+      [running[0], running[1]],
+      "update artifacthub.io/images in Chart.yaml",
+    );
+    assert.equal(running[0], `uptime-exporter:${chart.appVersion}`);
+    assert.equal(running[1], `docker.io/busybox:${values.test.image.tag}`);
+  });
+  await t.step("artifacthub.io/links and changes parse", () => {
+    const links = parseYaml(chart.annotations["artifacthub.io/links"]);
+    assert.ok(links.length > 0);
+    for (const l of links) assert.ok(l.name && /^https:\/\//.test(l.url), JSON.stringify(l));
+    const changes = parseYaml(chart.annotations["artifacthub.io/changes"]);
+    for (const c of changes) {
+      assert.ok(
+        ["added", "changed", "deprecated", "removed", "fixed", "security"].includes(c.kind),
+      );
+      assert.equal(typeof c.description, "string");
+    }
+  });
+  await t.step("the packaged chart carries its README and no ci/ files", async () => {
+    const dir = await tempDir();
+    try {
+      ok(await run(tools.helm, ["package", CHART, "--destination", dir]), "helm package");
+      const tgz = `${dir}/uptime-exporter-${chart.version}.tgz`;
+      const list = ok(await run("tar", ["-tzf", tgz]), "tar -tzf");
+      assert.match(list, /^uptime-exporter\/README\.md$/m);
+      assert.match(list, /^uptime-exporter\/values\.schema\.json$/m);
+      assert.doesNotMatch(list, /\/ci\//);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
 });

@@ -5,7 +5,17 @@
  */
 
 import assert from "node:assert/strict";
-import { type CliOptions, parseCli, parseListen, USAGE } from "../../lib/config/cli.ts";
+import {
+  type CliOptions,
+  FLAG_GROUPS,
+  FLAGS,
+  parseCli,
+  parseListen,
+  parseRoutePrefix,
+  spelled,
+  USAGE,
+  usageName,
+} from "../../lib/config/cli.ts";
 import { ConfigError } from "../../lib/config/problems.ts";
 import { type ConfigOverrides, DEFAULT_TARGETS } from "../../lib/config/schema.ts";
 import { formatDuration } from "../../lib/config/units.ts";
@@ -27,12 +37,14 @@ function values(overrides: ConfigOverrides): ConfigOverrides {
 
 /** The options this suite is about; options added later are tested where they belong. */
 function known(cli: CliOptions): CliOptions {
-  const { configFile, overrides, listen, logLevel, logFormat } = cli;
+  const { configFile, overrides, listen, routePrefix, externalUrl, logLevel, logFormat } = cli;
   const { watchConfig, checkConfig, help, version } = cli;
   return {
     configFile,
     overrides: values(overrides),
     listen,
+    routePrefix,
+    externalUrl,
     logLevel,
     logFormat,
     watchConfig,
@@ -57,6 +69,8 @@ Deno.test("parseCli: nothing given", () => {
     configFile: undefined,
     overrides: {},
     listen: { hostname: "0.0.0.0", port: 8080 },
+    routePrefix: "/",
+    externalUrl: undefined,
     logLevel: "info",
     logFormat: "logfmt",
     watchConfig: true,
@@ -102,6 +116,8 @@ Deno.test("parseCli: flags", async (t) => {
         metricPrefix: "probe",
       },
       listen: { hostname: "127.0.0.1", port: 9000 },
+      routePrefix: "/",
+      externalUrl: undefined,
       logLevel: "debug",
       logFormat: "json",
       watchConfig: false,
@@ -235,7 +251,23 @@ Deno.test("parseCli: bad input", async (t) => {
       ],
       [
         ["--help=yes"],
-        "Cannot load config: Option '-h, --help' does not take an argument (see --help)",
+        "Cannot load config: Option '--help' takes no value other than =true or =false (see --help)",
+      ],
+      [
+        ["--no-config.watch=true"],
+        "Cannot load config: Option '--no-config.watch' takes no value other than =true or =false (see --help)",
+      ],
+      [["--no-config.file"], "Cannot load config: Unknown option '--no-config.file' (see --help)"],
+      [["--h"], "Cannot load config: Unknown option '--h' (see --help)"],
+      [["-help"], "Cannot load config: Unknown option '-help' (see --help)"],
+      [["--bogus=1"], "Cannot load config: Unknown option '--bogus' (see --help)"],
+      [
+        ["--", "x"],
+        "Cannot load config: 2 problems:\n  Unexpected argument '--'. This command does not take positional arguments (see --help)\n  Unexpected argument 'x'. This command does not take positional arguments (see --help)",
+      ],
+      [
+        ["--interval", "--timeout", "1s"],
+        "Cannot load config: Option '--interval <value>' argument missing (see --help)",
       ],
     ];
     for (const [args, message] of cases) assert.equal(cliError(args).message, message);
@@ -254,13 +286,13 @@ Deno.test("parseCli: bad input", async (t) => {
       "xml",
     ]);
     assert.deepEqual(err.problems, [
+      "--listen: 'localhost' is not [HOST]:PORT",
       "--interval: 'soon' is not a positive duration (use e.g. 250ms, 10s, 1m)",
       "--timeout: '0' is not a positive duration (use e.g. 250ms, 10s, 1m)",
-      "--listen: 'localhost' is not [HOST]:PORT",
       "--log-level: 'loud' is not one of debug, info, warn, error",
       "--log-format: 'xml' is not one of logfmt, json",
     ]);
-    assert.ok(err.message.startsWith("Cannot load config: 5 problems:\n  --interval: "));
+    assert.ok(err.message.startsWith("Cannot load config: 5 problems:\n  --listen: "));
   });
   await t.step("bad values from the environment are named by their variable", () => {
     const err = cliError([], {
@@ -271,9 +303,9 @@ Deno.test("parseCli: bad input", async (t) => {
       UPTIME_EXPORTER_LOG_FORMAT: "text",
     });
     assert.deepEqual(err.problems, [
+      "PORT: 'http' is not [HOST]:PORT",
       "UPTIME_EXPORTER_INTERVAL: '-1s' is not a positive duration (use e.g. 250ms, 10s, 1m)",
       "UPTIME_EXPORTER_TIMEOUT: '0ms' is not a positive duration (use e.g. 250ms, 10s, 1m)",
-      "PORT: 'http' is not [HOST]:PORT",
       "UPTIME_EXPORTER_LOG_LEVEL: 'DEBUG' is not one of debug, info, warn, error",
       "UPTIME_EXPORTER_LOG_FORMAT: 'text' is not one of logfmt, json",
     ]);
@@ -321,37 +353,34 @@ Deno.test("parseListen", async (t) => {
   });
 });
 
-Deno.test("USAGE documents every flag, variable and exit code", () => {
-  for (
-    const word of [
-      "--config FILE",
-      "--target URL",
-      "--interval",
-      "--timeout",
-      "--listen [HOST]:PORT",
-      "--metric-prefix",
-      "--log-level",
-      "--log-format",
-      "logfmt|json",
-      "--check-config",
-      "--help",
-      "--version",
-      "--no-watch-config",
-      "UPTIME_EXPORTER_CONFIG",
-      "UPTIME_EXPORTER_TARGETS",
-      "UPTIME_EXPORTER_INTERVAL",
-      "UPTIME_EXPORTER_TIMEOUT",
-      "UPTIME_EXPORTER_LISTEN",
-      "PORT",
-      "UPTIME_EXPORTER_METRIC_PREFIX",
-      "UPTIME_EXPORTER_LOG_LEVEL",
-      "UPTIME_EXPORTER_LOG_FORMAT",
-      "250ms, 10s, 1m",
-      "2 bad flags or configuration",
-    ]
-  ) {
+Deno.test("USAGE documents every flag, old name, variable and exit code", () => {
+  for (const flag of FLAGS) {
+    assert.ok(USAGE.includes(`  ${usageName(flag)}`), `USAGE lacks ${flag.name}`);
+    for (const alias of flag.aliases) {
+      assert.ok(USAGE.includes(spelled(flag, alias)), `USAGE lacks ${alias}`);
+    }
+    for (const name of flag.env) assert.ok(USAGE.includes(name), `USAGE lacks ${name}`);
+    if (flag.default) assert.ok(USAGE.includes(`(default: ${flag.default})`), flag.name);
+  }
+  for (const word of ["250ms, 10s, 1m, 1m30s", "2 bad flags or configuration", "--no-flag"]) {
     assert.ok(USAGE.includes(word), `USAGE lacks '${word}'`);
   }
+});
+
+Deno.test("USAGE groups the flags: Config, Web, Checks, Logging, Other", () => {
+  const headings = USAGE.split("\n").filter((l) => /^[A-Z]\w+:$/.test(l)).map((l) =>
+    l.slice(0, -1)
+  );
+  assert.deepEqual(headings, ["Config", "Web", "Checks", "Logging", "Other"]);
+  assert.deepEqual([...FLAG_GROUPS], headings);
+  // Each flag sits under its own heading.
+  let group = "";
+  for (const line of USAGE.split("\n")) {
+    if (/^[A-Z]\w+:$/.test(line)) group = line.slice(0, -1);
+    const flag = FLAGS.find((f) => line.startsWith(`  ${usageName(f)}`));
+    if (flag) assert.equal(flag.group, group, flag.name);
+  }
+  for (const line of USAGE.split("\n")) assert.ok(line.length <= 80, `too wide: ${line}`);
 });
 
 Deno.test("sources, strongest first: flags, environment, file, defaults", async (t) => {
@@ -463,7 +492,8 @@ Deno.test("main: --help, --version, --check-config exit 0", async (t) => {
     const run = await runMain(["--version"]);
     assert.deepEqual(run, {
       code: 0,
-      stdout: `uptime-exporter ${VERSION} (deno ${Deno.version.deno})\n`,
+      stdout:
+        `uptime-exporter ${VERSION} (revision: unknown, deno: ${Deno.version.deno}, ${Deno.build.os}/${Deno.build.arch})\n`,
       stderr: "",
     });
     const denoJson = JSON.parse(Deno.readTextFileSync(ROOT + "deno.json"));
@@ -679,5 +709,282 @@ Deno.test("main: a bad value from a flag or variable is named by it, not by the 
       assert.ok(run.stderr.includes(source), `'${source}' not named in: ${run.stderr}`);
       assert.doesNotMatch(run.stderr, /'defaults\.timeout'|'global\.metric_prefix'|\(line \d+\)/);
     });
+  }
+});
+
+// --- the flag table: names, old names, variables ---------------------------
+
+/** Every old name and variable that must keep working, by canonical flag. */
+const PINNED: Record<string, { aliases: string[]; env: string[] }> = {
+  "config.file": { aliases: ["config"], env: ["UPTIME_EXPORTER_CONFIG"] },
+  "config.check": { aliases: ["check-config"], env: [] },
+  "config.watch": { aliases: ["watch-config"], env: [] },
+  "web.listen-address": { aliases: ["listen"], env: ["UPTIME_EXPORTER_LISTEN", "PORT"] },
+  "web.config.file": { aliases: [], env: ["UPTIME_EXPORTER_WEB_CONFIG"] },
+  "web.route-prefix": { aliases: [], env: ["UPTIME_EXPORTER_WEB_ROUTE_PREFIX"] },
+  "web.external-url": { aliases: [], env: ["UPTIME_EXPORTER_WEB_EXTERNAL_URL"] },
+  "target": { aliases: [], env: ["UPTIME_EXPORTER_TARGETS"] },
+  "check.interval": { aliases: ["interval"], env: ["UPTIME_EXPORTER_INTERVAL"] },
+  "check.timeout": { aliases: ["timeout"], env: ["UPTIME_EXPORTER_TIMEOUT"] },
+  "metrics.prefix": { aliases: ["metric-prefix"], env: ["UPTIME_EXPORTER_METRIC_PREFIX"] },
+  "log.level": { aliases: ["log-level"], env: ["UPTIME_EXPORTER_LOG_LEVEL"] },
+  "log.format": { aliases: ["log-format"], env: ["UPTIME_EXPORTER_LOG_FORMAT"] },
+  "help": { aliases: ["h"], env: [] },
+  "version": { aliases: [], env: [] },
+};
+
+/** A value for each flag that takes one, and what it must set. */
+const SAMPLES: Record<
+  string,
+  { value: string; read: (cli: CliOptions) => unknown; want: unknown }
+> = {
+  "config.file": { value: "/etc/u.yaml", read: (c) => c.configFile, want: "/etc/u.yaml" },
+  "web.listen-address": {
+    value: "127.0.0.1:9100",
+    read: (c) => c.listen,
+    want: { hostname: "127.0.0.1", port: 9100 },
+  },
+  "web.config.file": { value: "/w.yml", read: (c) => c.webConfigFile, want: "/w.yml" },
+  "web.route-prefix": { value: "uptime/", read: (c) => c.routePrefix, want: "/uptime" },
+  "web.external-url": {
+    value: "https://ops.example/uptime/",
+    read: (c) => [c.externalUrl, c.routePrefix],
+    want: ["https://ops.example/uptime/", "/uptime"],
+  },
+  "target": {
+    value: "https://a.example/",
+    read: (c) => c.overrides.targets,
+    want: ["https://a.example/"],
+  },
+  "check.interval": { value: "1m30s", read: (c) => c.overrides.intervalMs, want: 90_000 },
+  "check.timeout": { value: "1s500ms", read: (c) => c.overrides.timeoutMs, want: 1_500 },
+  "metrics.prefix": { value: "probe", read: (c) => c.overrides.metricPrefix, want: "probe" },
+  "log.level": { value: "debug", read: (c) => c.logLevel, want: "debug" },
+  "log.format": { value: "json", read: (c) => c.logFormat, want: "json" },
+};
+
+/** What a switch sets. */
+const SWITCHES: Record<string, (cli: CliOptions) => boolean> = {
+  "config.check": (c) => c.checkConfig,
+  "config.watch": (c) => c.watchConfig,
+  "help": (c) => c.help,
+  "version": (c) => c.version,
+};
+
+Deno.test("flag table: every old name and variable is pinned and works", async (t) => {
+  await t.step("the table has exactly the pinned names and variables", () => {
+    assert.deepEqual(
+      Object.fromEntries(FLAGS.map((f) => [f.name, { aliases: [...f.aliases], env: [...f.env] }])),
+      PINNED,
+    );
+    const all = FLAGS.flatMap((f) => [f.name, ...f.aliases]);
+    assert.equal(new Set(all).size, all.length, "a name is used twice");
+  });
+  for (const flag of FLAGS.filter((f) => f.kind !== "switch")) {
+    await t.step(`--${flag.name}: every name and variable sets the same thing`, () => {
+      const sample = SAMPLES[flag.name];
+      assert.ok(sample, `no sample value for ${flag.name}`);
+      for (const name of [flag.name, ...flag.aliases]) {
+        for (const args of [[`--${name}`, sample.value], [`--${name}=${sample.value}`]]) {
+          assert.deepEqual(sample.read(parseCli(args, {})), sample.want, args.join(" "));
+        }
+      }
+      for (const variable of flag.env) {
+        // PORT is a port alone; the rest take the flag's own syntax.
+        const value: string = variable === "PORT" ? "9100" : sample.value;
+        const want: unknown = variable === "PORT"
+          ? { hostname: "0.0.0.0", port: 9100 }
+          : sample.want;
+        assert.deepEqual(sample.read(parseCli([], { [variable]: value })), want, variable);
+      }
+    });
+  }
+  for (const flag of FLAGS.filter((f) => f.kind === "switch")) {
+    await t.step(`--${flag.name}: --flag, --no-flag, --flag=true|false, old names`, () => {
+      const read = SWITCHES[flag.name];
+      assert.ok(read, `no reader for ${flag.name}`);
+      for (const name of [flag.name, ...flag.aliases]) {
+        const on = name.length === 1 ? `-${name}` : `--${name}`;
+        assert.equal(read(parseCli([on], {})), true, on);
+        if (name.length === 1) continue;
+        assert.equal(read(parseCli([`--${name}=true`], {})), true, `--${name}=true`);
+        assert.equal(read(parseCli([`--${name}=false`], {})), false, `--${name}=false`);
+        assert.equal(read(parseCli([`--no-${name}`], {})), false, `--no-${name}`);
+        assert.equal(read(parseCli([on, `--no-${name}`], {})), false, "the last one wins");
+      }
+    });
+  }
+  await t.step("--no-watch-config (the old spelling) turns watching off", () => {
+    assert.equal(parseCli(["--no-watch-config"], {}).watchConfig, false);
+    assert.equal(parseCli(["--no-config.watch"], {}).watchConfig, false);
+    assert.equal(parseCli(["--config.watch=false"], {}).watchConfig, false);
+    assert.equal(parseCli([], {}).watchConfig, true);
+  });
+  await t.step("old and new names mixed: the last one wins", () => {
+    const cli = parseCli(["--listen", ":1", "--web.listen-address", ":2", "--interval=3s"], {});
+    assert.equal(cli.listen.port, 2);
+    assert.equal(parseCli(["--check.interval=1s", "--interval=3s"], {}).overrides.intervalMs, 3000);
+  });
+  await t.step("a problem names the spelling that was used", () => {
+    assert.deepEqual(cliError(["--check.interval", "soon"]).problems, [
+      "--check.interval: 'soon' is not a positive duration (use e.g. 250ms, 10s, 1m)",
+    ]);
+    assert.deepEqual(cliError(["--web.listen-address", "x"]).problems, [
+      "--web.listen-address: 'x' is not [HOST]:PORT",
+    ]);
+    const cli = parseCli(["--check.timeout", "2s", "--metrics.prefix", "p"], {});
+    assert.equal(cli.overrides.sources?.timeoutMs, "--check.timeout");
+    assert.equal(cli.overrides.sources?.metricPrefix, "--metrics.prefix");
+  });
+});
+
+Deno.test("durations in Prometheus syntax from flags and variables", () => {
+  const cases: [string, number][] = [["1m30s", 90_000], ["1h", 3_600_000], ["1d", 86_400_000]];
+  for (const [text, ms] of cases) {
+    assert.equal(parseCli(["--check.interval", text], {}).overrides.intervalMs, ms, text);
+    assert.equal(parseCli([], { UPTIME_EXPORTER_INTERVAL: text }).overrides.intervalMs, ms, text);
+  }
+  assert.equal(
+    cliError(["--interval", "1s1m"]).message,
+    "Cannot load config: --interval: '1s1m' is not a positive duration (use e.g. 250ms, 10s, 1m)",
+  );
+});
+
+Deno.test("route prefix and external URL", async (t) => {
+  await t.step("normalised as Prometheus does", () => {
+    const cases: [string, string][] = [
+      ["", "/"],
+      ["/", "/"],
+      ["uptime", "/uptime"],
+      ["/uptime/", "/uptime"],
+      ["/a/b//", "/a/b"],
+      ["/team-a/uptime_v1.2", "/team-a/uptime_v1.2"],
+    ];
+    for (const [text, prefix] of cases) assert.equal(parseRoutePrefix(text), prefix, text);
+    for (const text of ["/a?b", "/a#b", "/a b", "//a", "/a//b", "/../x", "/a/./b", "/<x>"]) {
+      assert.equal(parseRoutePrefix(text), undefined, text);
+    }
+  });
+  await t.step("the prefix defaults to the external URL's path; an explicit one wins", () => {
+    assert.equal(
+      parseCli(["--web.external-url", "https://x.example/a/b/"], {}).routePrefix,
+      "/a/b",
+    );
+    assert.equal(parseCli(["--web.external-url", "https://x.example"], {}).routePrefix, "/");
+    const both = parseCli(
+      ["--web.external-url", "https://x.example/a/", "--web.route-prefix", "/"],
+      {},
+    );
+    assert.equal(both.routePrefix, "/");
+    assert.equal(both.externalUrl, "https://x.example/a/");
+    const env = parseCli([], {
+      UPTIME_EXPORTER_WEB_EXTERNAL_URL: "http://x.example/e",
+      UPTIME_EXPORTER_WEB_ROUTE_PREFIX: "/r",
+    });
+    assert.equal(env.routePrefix, "/r");
+  });
+  await t.step("bad ones are named by their flag or variable", () => {
+    assert.deepEqual(
+      cliError(["--web.route-prefix", "/a b", "--web.external-url", "x.example/a"]).problems,
+      [
+        "--web.route-prefix: '/a b' is not a URL path (e.g. /uptime)",
+        "--web.external-url: 'x.example/a' is not an absolute http(s) URL without query",
+      ],
+    );
+    assert.deepEqual(
+      cliError([], { UPTIME_EXPORTER_WEB_EXTERNAL_URL: "ftp://x.example/" }).problems,
+      ["UPTIME_EXPORTER_WEB_EXTERNAL_URL: 'ftp://x.example/' is not an absolute http(s) URL without query"],
+    );
+    assert.deepEqual(cliError(["--web.external-url", "https://x.example/?a=1"]).problems, [
+      "--web.external-url: 'https://x.example/?a=1' is not an absolute http(s) URL without query",
+    ]);
+  });
+});
+
+// --- README's flag table ----------------------------------------------------
+
+/** The rows of README's "Flags and environment variables" table, as cells. */
+function readmeFlagRows(): string[][] {
+  const readme = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
+  const section = readme.slice(readme.indexOf("### Flags and environment variables"));
+  const table = section.slice(
+    section.indexOf("\n|"),
+    section.indexOf("\n\n", section.indexOf("\n|")),
+  );
+  return table.trim().split("\n").slice(2).map((line) =>
+    line.slice(1, -1).split(" | ").map((cell) => cell.trim())
+  );
+}
+
+const code = (names: readonly string[]) => names.map((n) => `\`${n}\``).join(", ");
+
+Deno.test("README's flag table is the flag table", () => {
+  const rows = readmeFlagRows();
+  const expected = FLAGS.map((flag) => [
+    `\`${usageName(flag)}\``,
+    code(flag.aliases.map((a) => spelled(flag, a))),
+    code(flag.env),
+    // A default that is a value is code; one that is a phrase is not.
+    flag.default.includes(" ") ? flag.default : flag.default ? `\`${flag.default}\`` : "",
+    flag.description,
+  ]);
+  assert.deepEqual(
+    rows,
+    expected,
+    "update the table in README.md (flag | also | environment | default | meaning)",
+  );
+});
+
+Deno.test("main: Prometheus durations from the file, a flag and a variable", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cli_test_durations_" });
+  try {
+    const file = `${dir}/config.yaml`;
+    await Deno.writeTextFile(
+      file,
+      [
+        "defaults: {interval: 1m30s, timeout: 1s500ms}",
+        "targets:",
+        "  - url: https://a.example/",
+        "  - {url: https://b.example/, interval: 1d, timeout: 1h30m}",
+        "  - {url: https://c.example/, interval: 1w}",
+      ].join("\n"),
+    );
+    const [fromFile, fromFlag, fromEnv] = await Promise.all([
+      runMain(["--config.check", "--config.file", file]),
+      runMain(["--config.check", "--target", "https://d.example/", "--check.interval=2m30s"]),
+      runMain(["--check-config", "--target", "https://d.example/"], {
+        UPTIME_EXPORTER_INTERVAL: "1h1m",
+        UPTIME_EXPORTER_TIMEOUT: "2s250ms",
+      }),
+    ]);
+    assert.deepEqual(fromFile, {
+      code: 0,
+      stdout: [
+        "Config OK: 3 targets",
+        checkLine("GET", "https://a.example/", 90_000, 1_500),
+        checkLine("GET", "https://b.example/", 86_400_000, 5_400_000),
+        checkLine("GET", "https://c.example/", 7 * 86_400_000, 1_500),
+        "",
+      ].join("\n"),
+      stderr: "",
+    });
+    assert.equal(
+      fromFlag.stdout,
+      `Config OK: 1 targets\n${checkLine("GET", "https://d.example/", 150_000, 5_000)}\n`,
+    );
+    assert.equal(
+      fromEnv.stdout,
+      `Config OK: 1 targets\n${checkLine("GET", "https://d.example/", 3_660_000, 2_250)}\n`,
+    );
+    // A bad one in the file: the same message as before.
+    await Deno.writeTextFile(file, "targets: [{url: https://a.example/, interval: 30s1m}]\n");
+    const bad = await runMain(["--config.check", "--config.file", file]);
+    assert.equal(bad.code, 2);
+    assert.equal(
+      bad.stderr,
+      "Cannot load config: 'targets[0].interval' (line 1): '30s1m' is not a duration (use e.g. 250ms, 10s, 1m, or seconds)\n",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -76,10 +76,17 @@ Deno.test("docs/config.schema.json matches lib/config/schema.ts", async (t) => {
 
 Deno.test("values.schema.json's config is the same schema as the doc's", async (t) => {
   const config = valuesSchema.properties.config;
-  await t.step("config keys are CONFIG_KEYS.top, unknown keys rejected", () => {
-    assert.deepEqual(sorted(Object.keys(config.properties)), sorted(CONFIG_KEYS.top));
-    assert.equal(config.additionalProperties, false);
-  });
+  await t.step(
+    "config keys are CONFIG_KEYS.top (and the chart's own), unknown keys rejected",
+    () => {
+      // existingConfigMap/existingSecret name an object holding the file: the chart's, not the file's.
+      assert.deepEqual(
+        sorted(Object.keys(config.properties)),
+        sorted([...CONFIG_KEYS.top, "existingConfigMap", "existingSecret"]),
+      );
+      assert.equal(config.additionalProperties, false);
+    },
+  );
   await t.step("the chart requires targets to be objects with a url", () => {
     assert.deepEqual(config.properties.targets.items, { $ref: "#/definitions/target" });
     assert.equal(config.properties.targets.minItems, 1);

@@ -1,7 +1,9 @@
 /**
  * Shared pieces of the end-to-end suite: required tools, child processes with
- * captured logs, the exporter started the way the compiled binary runs, a real
- * Prometheus server, loopback target servers, and polling with deadlines.
+ * captured logs, the exporter started the way the compiled binary runs, real
+ * Prometheus servers (Debian's 2.42 and a Prometheus 3 built from the Go module
+ * proxy: {@linkcode PROMETHEUS_BUILDS}), loopback target servers, a scrape
+ * proxy that records what Prometheus asks for, and polling with deadlines.
  *
  * Every process listens on 127.0.0.1 and is stopped by `close()` (or
  * `await using`); every temporary directory is removed the same way. A tool
@@ -91,6 +93,126 @@ export async function versionOf(cmd: string, args = ["--version"]): Promise<stri
   const lines = (out.stdout + out.stderr).split("\n").map((l) => l.trim());
   // The Debian chromium wrapper prints a shell warning before the version.
   return lines.find((l) => /\d+\.\d+/.test(l) && !l.startsWith("/")) ?? lines[0] ?? "";
+}
+
+// ---------------------------------------------------------------- Prometheus builds
+
+/** A Prometheus the suite runs against. */
+export interface PrometheusBuild {
+  /** For test names: `Prometheus 2.42.0+ds (Debian)`. */
+  label: string;
+  binary: string;
+  /** As the binary reports it (`--version`, else its Go module version). */
+  version: string;
+  major: number;
+}
+
+/** Where `go install` puts binaries: $GOBIN, $GOPATH/bin, ~/go/bin. */
+function goBinCandidates(name: string): string[] {
+  const env = (n: string) => Deno.env.get(n);
+  return [
+    ...(env("GOBIN") ? [`${env("GOBIN")}/${name}`] : []),
+    ...(env("GOPATH") ? [`${env("GOPATH")}/bin/${name}`] : []),
+    `${env("HOME") ?? "/root"}/go/bin/${name}`,
+    `/root/go/bin/${name}`,
+  ];
+}
+
+/**
+ * The version of a Prometheus binary: from `--version`, or, for a plain
+ * `go install` (which stamps none), from its Go module version (v0.316.0 is
+ * Prometheus 3.16.0).
+ */
+export async function prometheusVersion(binary: string): Promise<string> {
+  const line = await versionOf(binary);
+  const stamped = /^prometheus, version (\d+\.\d+\.\d+\S*)/.exec(line)?.[1];
+  if (stamped) return stamped;
+  const out = await run("go", ["version", "-m", binary], { timeoutMs: 30_000 }).catch(() =>
+    undefined
+  );
+  const module = /^\s*mod\s+github\.com\/prometheus\/prometheus\s+v0\.(\d+)\.(\d+)/m.exec(
+    out?.stdout ?? "",
+  );
+  assert.ok(module, `cannot tell the version of ${binary}: '${line}', and no Go module version`);
+  const minor = Number(module[1]);
+  return `${Math.floor(minor / 100)}.${minor % 100}.${module[2]}`;
+}
+
+/**
+ * The two Prometheus servers of the suite: Debian's 2.42 (what many run
+ * today, the package CI installs) and Prometheus 3 (what users run now; built
+ * by .ci/e2e_tools.sh). Each resolves when its test starts, so a missing one
+ * fails its test; each checks that it is the major version it claims.
+ */
+export const PROMETHEUS_BUILDS: readonly {
+  name: string;
+  resolve: () => Promise<PrometheusBuild>;
+}[] = [
+  {
+    name: "Prometheus 2 (Debian package)",
+    resolve: () =>
+      resolveBuild(requireTool("prometheus", ["/usr/bin/prometheus"], "PROMETHEUS"), 2, "Debian"),
+  },
+  {
+    name: "Prometheus 3 (go install)",
+    resolve: () =>
+      resolveBuild(
+        requireTool("Prometheus 3", goBinCandidates("prometheus"), "PROMETHEUS3"),
+        3,
+        "go install",
+      ),
+  },
+];
+
+async function resolveBuild(binary: string, major: number, from: string): Promise<PrometheusBuild> {
+  const version = await prometheusVersion(binary);
+  const got = Number(version.split(".")[0]);
+  assert.equal(got, major, `${binary} is Prometheus ${version}, expected ${major}.x`);
+  return { label: `Prometheus ${version} (${from})`, binary, version, major };
+}
+
+// ---------------------------------------------------------------- scrape proxy
+
+/** A loopback proxy in front of the exporter's /metrics (see {@linkcode startScrapeProxy}). */
+export interface ScrapeProxy extends AsyncDisposable {
+  /** `127.0.0.1:PORT`, for static_configs. */
+  host: string;
+  /** The Accept header of every scrape, as Prometheus sent it. */
+  accepts: string[];
+  /** The Content-Type the exporter answered each scrape with. */
+  contentTypes: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a proxy that records the `Accept` header of each scrape and passes
+ * the request on to `upstream` with `Accept: accept` instead: Prometheus 2.42
+ * has no setting to ask for the text format, so this is how a real Prometheus
+ * of either version scrapes the text format.
+ */
+export function startScrapeProxy(upstream: string, accept: string): ScrapeProxy {
+  const accepts: string[] = [];
+  const contentTypes: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    accepts.push(req.headers.get("accept") ?? "");
+    const res = await fetch(upstream + new URL(req.url).pathname, {
+      headers: { accept, "accept-encoding": "identity" },
+    });
+    const type = res.headers.get("content-type") ?? "";
+    contentTypes.push(type);
+    return new Response(await res.arrayBuffer(), {
+      status: res.status,
+      headers: { "content-type": type },
+    });
+  });
+  const close = () => server.shutdown();
+  return {
+    host: `127.0.0.1:${server.addr.port}`,
+    accepts,
+    contentTypes,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }
 
 // ---------------------------------------------------------------- processes
@@ -372,13 +494,16 @@ export interface Targets extends AsyncDisposable {
   url: string;
   /** A TCP port that accepts connections and never answers. */
   hangUrl: string;
+  /** An https server presenting a certificate that expired on 2021-01-01. */
+  expiredTlsUrl: string;
   close(): Promise<void>;
 }
 
 /**
  * Starts the target servers on 127.0.0.1: one HTTP server with `/ok` (200),
  * `/unavailable` (503), `/redirect` (302 to `/ok`), `/slow` (200 after
- * 150 ms), and a TCP listener that accepts and never answers (`hangUrl`).
+ * 150 ms), a TCP listener that accepts and never answers (`hangUrl`), and an
+ * https server with an expired certificate (`expiredTlsUrl`).
  */
 export function startTargets(): Targets {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
@@ -398,13 +523,25 @@ export function startTargets(): Targets {
     }
   });
   const hanging = hangingServer();
+  const hostile = `${ROOT}/tests/fixtures/hostile`;
+  const expired = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+    cert: Deno.readTextFileSync(`${hostile}/expired.pem`),
+    key: Deno.readTextFileSync(`${hostile}/expired.key`),
+    // The exporter's handshake fails on the expired certificate, by design.
+    onError: () => new Response(null, { status: 500 }),
+  }, () => new Response("OK\n"));
   const close = async () => {
     await hanging.close();
     await server.shutdown();
+    await expired.shutdown();
   };
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
     hangUrl: `${hanging.url}/hang`,
+    expiredTlsUrl: `https://localhost:${expired.addr.port}/`,
     close,
     [Symbol.asyncDispose]: close,
   };

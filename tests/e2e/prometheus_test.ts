@@ -1,11 +1,14 @@
 /**
- * End to end with a real Prometheus server: it scrapes the exporter (run with
- * the compiled binary's permission flags) every second, evaluates the Helm
- * chart's alert rules (with short `for:`), and the test asks its HTTP API
- * what it sees. `promtool check metrics` lints a real scrape.
+ * End to end with real Prometheus servers, each in its own test: Debian's
+ * Prometheus 2.42 and Prometheus 3 (built by .ci/e2e_tools.sh). Each scrapes
+ * the exporter (run with the compiled binary's permission flags) every second,
+ * in OpenMetrics as it negotiates, and a second time in the text format
+ * through a proxy that asks for it; evaluates the Helm chart's alert rules
+ * (with short `for:`); and the test asks its HTTP API what it sees.
+ * `promtool check metrics` lints a real text scrape.
  *
- * Needs /usr/bin/prometheus, /usr/bin/promtool and helm (see docs/e2e.md);
- * a missing tool fails the test.
+ * Needs /usr/bin/prometheus, /usr/bin/promtool, Prometheus 3 and helm (see
+ * docs/e2e.md); a missing tool fails the test.
  *
  * @module
  */
@@ -14,6 +17,8 @@ import assert from "node:assert/strict";
 import {
   type Exporter,
   type Prometheus,
+  PROMETHEUS_BUILDS,
+  type PrometheusBuild,
   renderChartRules,
   requireTool,
   run,
@@ -21,14 +26,18 @@ import {
   shortenRules,
   startExporter,
   startPrometheus,
+  startScrapeProxy,
   startTargets,
   tempDir,
   versionOf,
   waitFor,
 } from "./harness.ts";
+import { negotiate } from "../../lib/server/negotiate.ts";
 
 const PREFIX = "sample_external_url";
 const JOB = "uptime-exporter-e2e";
+/** The same exporter, scraped in the text format through the proxy. */
+const TEXT_JOB = "uptime-exporter-e2e-text";
 /** Check timeout of the hanging target, ms. */
 const HANG_TIMEOUT_MS = 700;
 /** Window of the rate() and histogram_quantile() queries, seconds. */
@@ -60,12 +69,25 @@ interface Alert {
   state: "pending" | "firing";
 }
 
-Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's alerts", async (t) => {
-  const prometheusBin = requireTool(
-    "prometheus",
-    ["/usr/bin/prometheus", "prometheus"],
-    "PROMETHEUS",
-  );
+/** A target in the metadata API. */
+interface Metadata {
+  metric: string;
+  type: string;
+  help: string;
+  unit: string;
+}
+
+for (const { name, resolve } of PROMETHEUS_BUILDS) {
+  Deno.test(`e2e (${name}): a real Prometheus scrapes the exporter and evaluates the chart's alerts`, async (t) => {
+    const build = await resolve();
+    await scrapeAndAlert(t, build);
+  });
+}
+
+async function scrapeAndAlert(t: Deno.TestContext, build: PrometheusBuild): Promise<void> {
+  const prometheusBin = build.binary;
+  /** Artifact names of this build: p2-metrics.txt, p3-metrics.txt, ... */
+  const artifact = (file: string) => `p${build.major}-${file}`;
   const promtool = requireTool("promtool", ["/usr/bin/promtool", "promtool"], "PROMTOOL");
   const helm = requireTool(
     "helm",
@@ -77,7 +99,7 @@ Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's
     ],
     "HELM",
   );
-  console.log(`prometheus: ${await versionOf(prometheusBin)}`);
+  console.log(`prometheus: ${build.label} (${prometheusBin})`);
   console.log(`promtool: ${await versionOf(promtool)}`);
   console.log(`helm: ${await versionOf(helm, ["version", "--short"])}`);
 
@@ -89,6 +111,7 @@ Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's
     hang: targets.hangUrl,
     redirect: `${targets.url}/redirect`,
     slow: `${targets.url}/slow`,
+    expired: targets.expiredTlsUrl,
   };
   const config = (withRedirect: boolean) => ({
     defaults: { interval: "1s", timeout: "900ms", labels: { env: "e2e" } },
@@ -98,6 +121,7 @@ Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's
       { url: url.hang, timeout: `${HANG_TIMEOUT_MS}ms` },
       ...(withRedirect ? [{ url: url.redirect, interval: "2s" }] : []),
       { url: url.slow },
+      { url: url.expired },
     ],
   });
   /** Checks per second each target is configured for. */
@@ -107,9 +131,11 @@ Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's
     [url.hang]: 1,
     [url.redirect]: 0.5,
     [url.slow]: 1,
+    [url.expired]: 1,
   };
 
   await using exporter: Exporter = await startExporter({ dir: dir.path, config: config(true) });
+  await using textProxy = startScrapeProxy(exporter.url, "text/plain;version=0.0.4");
   let prom: Prometheus | undefined;
   try {
     await must(t, "the chart's alert rules load into Prometheus with a short for:", async () => {
@@ -124,10 +150,10 @@ Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's
     prom = await startPrometheus(prometheusBin, dir.path, {
       global: { scrape_interval: "1s", scrape_timeout: "1s", evaluation_interval: "1s" },
       rule_files: [`${dir.path}/rules.yml`],
-      scrape_configs: [{
-        job_name: JOB,
-        static_configs: [{ targets: [exporter.host] }],
-      }],
+      scrape_configs: [
+        { job_name: JOB, static_configs: [{ targets: [exporter.host] }] },
+        { job_name: TEXT_JOB, static_configs: [{ targets: [textProxy.host] }] },
+      ],
     });
     const p = prom;
     const sel = (u: string) => `{job="${JOB}",url="${u}"}`;
@@ -146,18 +172,70 @@ Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's
       const target = await waitFor("a healthy scrape of the exporter", async () => {
         const data = await p.api<{ activeTargets: Active[] }>("targets", { state: "active" });
         const mine = data.activeTargets.filter((a) => a.labels.job === JOB);
+        const text = data.activeTargets.filter((a) => a.labels.job === TEXT_JOB);
         assert.equal(mine.length, 1, "one active target for the exporter");
-        return mine[0]!.health === "up" ? mine[0] : undefined;
+        assert.equal(text.length, 1, "one active target for the text scrape");
+        return mine[0]!.health === "up" && text[0]!.health === "up" ? mine[0] : undefined;
       });
       assert.equal(target.lastError, "");
-      const up = await p.query(`up{job="${JOB}"}`);
-      assert.deepEqual(up.map((s) => s.value), [1]);
+      const up = await p.query(`up{job=~"${JOB}|${TEXT_JOB}"}`);
+      assert.deepEqual(up.map((s) => s.value), [1, 1]);
     });
+
+    await t.step(
+      "it asks for OpenMetrics and gets it; the text scrape gets the text format",
+      async () => {
+        const accept = textProxy.accepts[0]!;
+        console.log(`${build.label} sends Accept: ${accept}`);
+        await saveArtifact(artifact("accept.txt"), `${accept}\n`);
+        assert.equal(negotiate(accept).format, "openmetrics", `what ${build.label} sends`);
+        assert.ok(
+          textProxy.contentTypes.every((c) => c === "text/plain; version=0.0.4; charset=utf-8"),
+        );
+        // The metadata Prometheus keeps shows which parser read each scrape: OpenMetrics
+        // names a counter's family without _total and carries # UNIT.
+        const metadata = async (job: string) => {
+          const data = await p.api<Metadata[]>("targets/metadata", {
+            match_target: `{job="${job}"}`,
+          });
+          return new Map(data.map((m) => [m.metric, m]));
+        };
+        const om = await waitFor("OpenMetrics metadata", async () => {
+          const m = await metadata(JOB);
+          return m.has(`${PREFIX}_response_seconds`) ? m : undefined;
+        });
+        assert.equal(om.get(`${PREFIX}_response_seconds`)?.unit, "seconds");
+        assert.equal(om.get(`${PREFIX}_response_seconds`)?.type, "histogram");
+        assert.equal(om.get(`${PREFIX}_checks`)?.type, "counter");
+        assert.equal(om.get(`${PREFIX}_checks_total`), undefined);
+        assert.equal(om.get(`${PREFIX}_last_check_timestamp_seconds`)?.unit, "seconds");
+        assert.equal(om.get(`process_resident_memory_bytes`)?.unit, "bytes");
+        assert.equal(om.get(`${PREFIX}_response_ms`)?.unit, "");
+        const text = await metadata(TEXT_JOB);
+        assert.equal(text.get(`${PREFIX}_checks_total`)?.type, "counter");
+        assert.equal(text.get(`${PREFIX}_checks`), undefined);
+        assert.equal(text.get(`${PREFIX}_response_seconds`)?.unit, "");
+        // Both formats give the same series and values.
+        const names = async (job: string) =>
+          (await p.query(`count by (__name__) ({job="${job}",__name__=~"${PREFIX}_.*"})`))
+            .map((s) => s.metric.__name__).sort();
+        assert.deepEqual(await names(JOB), await names(TEXT_JOB));
+        const up = async (job: string) =>
+          Object.fromEntries(await p.queryBy(`${PREFIX}_up{job="${job}"}`));
+        const [omUp, textUp] = await Promise.all([up(JOB), up(TEXT_JOB)]);
+        assert.equal(Object.keys(omUp).length, 6);
+        assert.deepEqual(omUp, textUp);
+        const les = async (job: string) =>
+          (await p.query(`count by (le) (${PREFIX}_response_seconds_bucket{job="${job}"})`))
+            .map((x) => x.metric.le!).sort();
+        console.log(`le values: OpenMetrics ${await les(JOB)}; text ${await les(TEXT_JOB)}`);
+      },
+    );
 
     await t.step(`${PREFIX}_up is 1 and 0 for the right URLs`, async () => {
       const up = await waitFor("every target's up series", async () => {
         const m = await p.queryBy(`${PREFIX}_up{job="${JOB}"}`);
-        return m.size === 5 ? m : undefined;
+        return m.size === 6 ? m : undefined;
       });
       assert.deepEqual(Object.fromEntries(up), {
         [url.ok]: 1,
@@ -165,6 +243,7 @@ Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's
         [url.hang]: 0,
         [url.redirect]: 1,
         [url.slow]: 1,
+        [url.expired]: 0,
       });
       const codes = await p.queryBy(`${PREFIX}_status_code{job="${JOB}"}`);
       assert.deepEqual(Object.fromEntries(codes), {
@@ -173,6 +252,7 @@ Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's
         [url.hang]: 0,
         [url.redirect]: 200,
         [url.slow]: 200,
+        [url.expired]: 0,
       });
       const labels = (await p.query(`${PREFIX}_up${sel(url.ok)}`))[0]!.metric;
       assert.equal(labels.env, "e2e", "static labels from the config reach Prometheus");
@@ -260,12 +340,21 @@ Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's
       }, { timeoutMs: 30_000, everyMs: 500 });
       const down = alerts.filter((a) => a.labels.alertname === "UptimeExporterURLDown");
       const urls = down.map((a) => a.labels.url).sort();
-      assert.deepEqual(urls, [url.hang, url.unavailable].sort(), "alerts only for down URLs");
+      assert.deepEqual(
+        urls,
+        [url.hang, url.unavailable, url.expired].sort(),
+        "alerts only for down URLs",
+      );
       for (const a of down) {
         assert.equal(a.labels.severity, "critical");
         assert.ok(a.state === "firing" || a.state === "pending");
       }
-      const others = alerts.filter((a) => a.labels.alertname !== "UptimeExporterURLDown");
+      const others = alerts.filter((a) =>
+        a.labels.alertname !== "UptimeExporterURLDown" &&
+        // Its own step below.
+        !(a.labels.alertname === "UptimeExporterURLCertificateExpiresVerySoon" &&
+          a.labels.url === url.expired)
+      );
       assert.deepEqual(
         others.map((a) => `${a.labels.alertname} ${a.labels.url ?? ""}`),
         [],
@@ -274,13 +363,40 @@ Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's
       console.log("URL-down alert states seen:", [...seen].join(", "));
     });
 
+    await t.step(
+      "the certificate alert fires for the expired certificate, and only there",
+      async () => {
+        const name = "UptimeExporterURLCertificateExpiresVerySoon";
+        const firing = await waitFor(`${name} to fire for the expired certificate`, async () => {
+          const data = await p.api<{ alerts: Alert[] }>("alerts");
+          const cert = data.alerts.filter((a) =>
+            (a.labels.alertname ?? "").startsWith("UptimeExporterURLCertificate")
+          );
+          return cert.some((a) => a.state === "firing") ? cert : undefined;
+        }, { timeoutMs: 30_000, everyMs: 500 });
+        assert.deepEqual(firing.map((a) => [a.labels.alertname, a.labels.url, a.labels.severity]), [
+          [name, url.expired, "critical"],
+        ]);
+        const days = await p.query(
+          `(${PREFIX}_tls_cert_expiry_timestamp_seconds{job="${JOB}"} - time()) / 86400`,
+        );
+        assert.equal(days.length, 1, "only the https URL has a certificate series");
+        assert.equal(days[0]!.metric.url, url.expired);
+        assert.ok(days[0]!.value < -1000, `expired 2021-01-01: ${days[0]!.value} days left`);
+      },
+    );
+
     await t.step("promtool check metrics on a real scrape", async () => {
       const res = await fetch(`${exporter.url}/metrics`);
       const text = await res.text();
-      await saveArtifact("metrics.txt", text);
+      await saveArtifact(artifact("metrics.txt"), text);
+      const om = await fetch(`${exporter.url}/metrics`, {
+        headers: { accept: textProxy.accepts[0]! },
+      });
+      await saveArtifact(artifact("metrics.openmetrics.txt"), await om.text());
       const out = await run(promtool, ["check", "metrics"], { stdin: text });
       const findings = (out.stdout + out.stderr).split("\n").map((l) => l.trim()).filter(Boolean);
-      await saveArtifact("promtool-check-metrics.txt", findings.join("\n") + "\n");
+      await saveArtifact(artifact("promtool-check-metrics.txt"), findings.join("\n") + "\n");
       console.log(`promtool check metrics (exit ${out.code}):\n  ${findings.join("\n  ")}`);
       const unexpected = findings.filter((f) => !ALLOWED_LINT.some((a) => a.pattern.test(f)));
       assert.deepEqual(unexpected, [], "promtool found problems not forced by the seed contract");
@@ -306,7 +422,7 @@ Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's
       assert.ok(history[0]!.value > 0);
       // The other targets carry on.
       const up = await p.queryBy(`${PREFIX}_up{job="${JOB}"}`);
-      assert.equal(up.size, 4);
+      assert.equal(up.size, 5);
       assert.equal(up.get(url.ok), 1);
     });
 
@@ -323,15 +439,15 @@ Deno.test("e2e: a real Prometheus scrapes the exporter and evaluates the chart's
           : undefined;
       }, { timeoutMs: 30_000, everyMs: 500 });
       const up = await p.queryBy(`${PREFIX}_up{job="${JOB}"}`);
-      assert.equal(up.size, 4, "the running config stays in force");
+      assert.equal(up.size, 5, "the running config stays in force");
     });
   } catch (e) {
-    await saveArtifact("exporter.log", exporter.log).catch(() => {});
-    if (prom) await saveArtifact("prometheus.log", prom.proc.log).catch(() => {});
+    await saveArtifact(artifact("exporter.log"), exporter.log).catch(() => {});
+    if (prom) await saveArtifact(artifact("prometheus.log"), prom.proc.log).catch(() => {});
     throw e;
   } finally {
     await prom?.close();
   }
   const status = await exporter.stop();
   assert.equal(status.code, 0, `the exporter exits cleanly on SIGTERM:\n${exporter.log}`);
-});
+}

@@ -183,21 +183,59 @@ Deno.test("e2e: a real browser shows the status page while checks run", async (t
     assert.equal((await rows(page)).length, 5);
   });
 
-  await t.step("it refreshes in place, without a page reload, keeping the sort", async () => {
-    const before = await page.evaluate<string>(
-      `(window.__marker = "still here", document.getElementById("generated").dateTime)`,
-    );
-    await waitFor("the page to refresh itself", async () => {
-      const now = await page.evaluate<string>(`document.getElementById("generated").dateTime`);
-      return now !== before ? now : undefined;
-    }, { timeoutMs: 15_000, everyMs: 250 });
-    assert.equal(await page.evaluate("window.__marker"), "still here", "no full reload");
+  await t.step(
+    "it refreshes in place from the JSON API, without a page reload, keeping the sort",
+    async () => {
+      const served = await rows(page);
+      const before = await page.evaluate<string>(
+        `(window.__marker = "still here", document.getElementById("generated").dateTime)`,
+      );
+      await waitFor("the page to refresh itself", async () => {
+        const now = await page.evaluate<string>(`document.getElementById("generated").dateTime`);
+        return now !== before ? now : undefined;
+      }, { timeoutMs: 15_000, everyMs: 250 });
+      assert.equal(await page.evaluate("window.__marker"), "still here", "no full reload");
+      assert.equal(
+        await page.evaluate(`document.querySelector("#targets th:nth-child(1)").ariaSort`),
+        "ascending",
+        "the chosen sort survives the refresh",
+      );
+      const fetched = await page.evaluate<string[]>(
+        `performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname)`,
+      );
+      assert.ok(fetched.includes("/api/v1/targets"), `fetched: ${fetched.join(", ")}`);
+      assert.ok(!fetched.includes("/"), "the page's HTML is not fetched again");
+      // The rows the script built read as the ones the server rendered.
+      const refreshed = await rows(page);
+      const stable = (r: Row[]) =>
+        r.map((x) => ({
+          ...x,
+          response: "",
+          lastCheck: x.lastCheck.replace(/^.* ago|just now/, ""),
+        }))
+          .sort((a, b) => a.url.localeCompare(b.url));
+      assert.deepEqual(stable(refreshed), stable(served));
+      for (const x of refreshed) {
+        assert.match(x.response, /^\d+(\.\d+)?(ms|s)$/, `response of ${x.url}: ${x.response}`);
+        assert.match(x.lastCheck, /^(just now|\d+s ago)\s*every \d+s$/, `${x.url}: ${x.lastCheck}`);
+      }
+      assert.equal(
+        await page.evaluate(`document.getElementById("headline").innerText`),
+        "2 of 5 targets down",
+      );
+      assert.equal(await page.evaluate<string>("document.title"), "(2 down) uptime-exporter");
+    },
+  );
+
+  await t.step("after a refresh the hostile label is still text and runs nothing", async () => {
+    const hostile = (await rows(page)).find((x) => x.url === url.hostile)!;
+    assert.equal(hostile.labels, `name=${HOSTILE}`);
+    assert.equal(await page.evaluate("typeof window.__xss"), "undefined");
+    assert.equal(await page.evaluate("document.scripts.length"), 1, "only the page's own script");
     assert.equal(
-      await page.evaluate(`document.querySelector("#targets th:nth-child(1)").ariaSort`),
-      "ascending",
-      "the chosen sort survives the refresh",
+      await page.evaluate(`document.querySelectorAll("#rows img, #rows script").length`),
+      0,
     );
-    assert.equal((await rows(page)).length, 5);
   });
 
   await t.step("no script errors and no CSP violations", () => {
@@ -254,6 +292,68 @@ Deno.test("e2e: a real browser shows the status page while checks run", async (t
   await browser.close();
   const status = await exporter.stop();
   assert.equal(status.code, 0, `the exporter exits cleanly on SIGTERM:\n${exporter.log}`);
+});
+
+Deno.test("e2e: under a route prefix the status page refreshes and links stay inside", async (t) => {
+  const chromium = requireTool("chromium", ["/usr/bin/chromium", "chromium"], "CHROMIUM");
+  await using dir = await tempDir("browser-prefix");
+  await using targets = startTargets();
+  await using exporter = await startExporter({
+    dir: dir.path,
+    args: ["--web.route-prefix", "/team/uptime"],
+    config: {
+      defaults: { interval: "1s", timeout: "700ms" },
+      targets: [{ url: `${targets.url}/ok` }, { url: `${targets.url}/unavailable` }],
+    },
+  });
+  const base = `${exporter.url}/team/uptime/`;
+  await waitFor("the exporter to be ready", async () => {
+    const res = await fetch(`${base}readyz`);
+    await res.body?.cancel();
+    return res.status === 200 ? true : undefined;
+  }, { timeoutMs: 30_000 });
+  await using browser = await Browser.launch(chromium);
+  const page = await browser.newPage();
+  await page.setViewport(DESKTOP.width, DESKTOP.height);
+  // Through the redirect of the bare prefix, as a user typing the Ingress path would come.
+  await page.goto(`${exporter.url}/team/uptime?refresh=1`);
+
+  await t.step("the page is served at <prefix>/", async () => {
+    assert.equal(await page.evaluate<string>("location.pathname"), "/team/uptime/");
+    assert.equal((await rows(page)).length, 2);
+    assert.equal(
+      await page.evaluate(`document.getElementById("headline").innerText`),
+      "1 of 2 targets down",
+    );
+  });
+  await t.step("it refreshes from <prefix>/api/v1/targets", async () => {
+    const before = await page.evaluate<string>(`document.getElementById("generated").dateTime`);
+    await waitFor("the page to refresh itself", async () => {
+      const now = await page.evaluate<string>(`document.getElementById("generated").dateTime`);
+      return now !== before ? now : undefined;
+    }, { timeoutMs: 15_000, everyMs: 250 });
+    const fetched = await page.evaluate<string[]>(
+      `performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname)`,
+    );
+    assert.ok(fetched.includes("/team/uptime/api/v1/targets"), fetched.join(", "));
+    assert.equal(await page.evaluate(`document.getElementById("offline").hidden`), true);
+    const r = await rows(page);
+    assert.deepEqual(r.map((x) => x.state), ["✕ DOWN", "✓ UP"]);
+  });
+  await t.step("every link of the page stays under the prefix and answers", async () => {
+    const links = await page.evaluate<string[]>(`[...document.links].map((a) => a.href)`);
+    assert.ok(links.length >= 3);
+    for (const link of links) {
+      assert.ok(new URL(link).pathname.startsWith("/team/uptime/"), link);
+      const res = await fetch(link);
+      await res.body?.cancel();
+      assert.equal(res.status, 200, link);
+    }
+  });
+  await t.step("no script errors and no CSP violations", () => {
+    assert.deepEqual(page.errors, []);
+  });
+  await browser.close();
 });
 
 async function saveScreenshot(page: Page, name: string): Promise<void> {

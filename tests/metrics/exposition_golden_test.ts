@@ -1,6 +1,7 @@
 /**
  * The exposition of a fixed store, byte for byte, against a file rendered
- * before the lib/ reorganisation: a refactor of the writer cannot change the
+ * before the lib/ reorganisation (text format), and against one rendered when
+ * OpenMetrics came (golden.om.txt): a refactor of the writer cannot change the
  * output without this test saying so. Regenerate only on purpose:
  * `UPDATE_GOLDEN=1 deno test --allow-read --allow-write --allow-env tests/metrics/exposition_golden_test.ts`.
  */
@@ -8,7 +9,12 @@ import assert from "node:assert/strict";
 import { buildConfig } from "../../lib/config/validate.ts";
 import { expositionFor, probeResult } from "../_helpers/servers.ts";
 
-const GOLDEN = new URL("../fixtures/exposition/golden.prom", import.meta.url);
+import type { ExpositionFormat } from "../../lib/metrics/exposition.ts";
+
+const GOLDEN: Record<ExpositionFormat, URL> = {
+  text: new URL("../fixtures/exposition/golden.prom", import.meta.url),
+  openmetrics: new URL("../fixtures/exposition/golden.om.txt", import.meta.url),
+};
 
 const YAML = `
 global: {histogram_buckets: [0.01, 0.1, 0.5, 1, 2.5]}
@@ -25,7 +31,7 @@ targets:
 `;
 
 /** Renders the fixed store: every result kind, TLS expiry, never-checked and repeated checks. */
-async function render(): Promise<string> {
+async function render(format: ExpositionFormat): Promise<string> {
   const config = buildConfig(YAML, {}, { env: {} });
   const { store, exposition } = expositionFor(config);
   const [a, b, , d, e] = config.targets;
@@ -46,13 +52,15 @@ async function render(): Promise<string> {
   );
   store.recordCertExpiry(e!.key, 1_799_999_999.5);
   store.record(e!.key, probeResult({ durationMs: 0.0123 }), 1_700_000_002_999);
-  const text = (await exposition.body()).text;
+  const text = (await exposition.body(format)).text;
   // The self metrics (process CPU, memory, start time) differ between runs.
-  return text.slice(0, text.indexOf("# HELP uptime_exporter_"));
+  return text.slice(0, text.search(/^# (HELP|TYPE) uptime_exporter_/m));
 }
 
-Deno.test("exposition of a fixed store is byte-identical to the golden file", async () => {
-  const text = await render();
-  if (Deno.env.get("UPDATE_GOLDEN") === "1") await Deno.writeTextFile(GOLDEN, text);
-  assert.equal(text, await Deno.readTextFile(GOLDEN));
-});
+for (const format of ["text", "openmetrics"] as const) {
+  Deno.test(`exposition of a fixed store is byte-identical to the golden file (${format})`, async () => {
+    const text = await render(format);
+    if (Deno.env.get("UPDATE_GOLDEN") === "1") await Deno.writeTextFile(GOLDEN[format], text);
+    assert.equal(text, await Deno.readTextFile(GOLDEN[format]));
+  });
+}

@@ -87,7 +87,13 @@ Deno.test("exposition renders the metrics contract", async (t) => {
     ]);
   });
   await t.step("self metrics follow, with non-zero process metrics", () => {
-    assert.match(text, /^uptime_exporter_build_info\{version="test",deno="[\d.]+"\} 1$/m);
+    assert.match(
+      text,
+      new RegExp(
+        `^uptime_exporter_build_info\\{version="test",revision="unknown",deno="[\\d.]+",os="${Deno.build.os}",arch="${Deno.build.arch}"\\} 1$`,
+        "m",
+      ),
+    );
     assert.match(text, /^uptime_exporter_targets 2$/m);
     assert.match(text, /^uptime_exporter_config_last_reload_successful 0$/m);
     const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);

@@ -152,9 +152,14 @@ Deno.test("500 concurrent scrapers: every one answered, memory bounded", async (
     console.log("500 concurrent scrapers:", JSON.stringify(figures));
     await t.step("every scrape answered with 200", () => assert.equal(failures, 0));
     await t.step(
-      "memory stays bounded: < 80 MiB more after the first round (a leaked body per request would be 600 MiB), < 300 MiB in all",
+      "memory stays bounded: < 200 MiB more after the first round (a leaked body per request would be 600 MiB a round), < 300 MiB in all",
       () => {
-        assert.ok(peakRss - peakAfterFirst < 80, `peak ${peakRss} MiB after ${peakAfterFirst} MiB`);
+        // Rounds 2 and 3 add 50-85 MiB of allocator slack on this machine
+        // (measured, 2026-12): the bound catches a leak, not the slack.
+        assert.ok(
+          peakRss - peakAfterFirst < 200,
+          `peak ${peakRss} MiB after ${peakAfterFirst} MiB`,
+        );
         assert.ok(peakRss - rssBefore < 300, `peak ${peakRss} MiB from ${rssBefore} MiB`);
       },
     );

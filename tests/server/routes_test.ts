@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { err, ok } from "../../lib/util/result.ts";
 import { buildConfig } from "../../lib/config/validate.ts";
 import { Exposition } from "../../lib/metrics/exposition_cache.ts";
-import { createHandler, isOpenPath, ROUTES } from "../../lib/server/routes.ts";
+import { createHandler, isOpenPath, resolvePath, ROUTES } from "../../lib/server/routes.ts";
 import type { ProbeResult } from "../../lib/check/outcome.ts";
 import { ResultsStore } from "../../lib/metrics/results.ts";
 import { SelfMetrics } from "../../lib/metrics/self_metrics.ts";
@@ -18,7 +18,7 @@ const DOWN: ProbeResult = {
   startedAt: 0,
 };
 
-function setup() {
+function setup(routePrefix = "/") {
   const config = buildConfig(
     `targets:
   - url: "http://a.test/"
@@ -43,6 +43,7 @@ function setup() {
     exposition,
     store,
     version: "1.2.3",
+    routePrefix,
     reload: () => {
       reloads++;
       return Promise.resolve(
@@ -192,10 +193,15 @@ Deno.test("route table: every entry is reachable, nothing else reaches a handler
     }
     assert.equal(reloads(), before);
   });
-  await t.step("open without credentials: exactly /healthz and /readyz", () => {
-    assert.deepEqual(ROUTES.filter((r) => r.open).map((r) => r.path), ["/healthz", "/readyz"]);
+  await t.step("open without credentials: exactly the health and readiness paths", () => {
+    assert.deepEqual(ROUTES.filter((r) => r.open).map((r) => r.path), [
+      "/healthz",
+      "/readyz",
+      "/-/healthy",
+      "/-/ready",
+    ]);
     for (const route of ROUTES) assert.equal(isOpenPath(route.path), route.open, route.path);
-    for (const path of ["/healthz/", "/readyzx", "/HEALTHZ", "", "/nope"]) {
+    for (const path of ["/healthz/", "/readyzx", "/HEALTHZ", "", "/nope", "/-/healthy/"]) {
       assert.equal(isOpenPath(path), false, path);
     }
   });
@@ -203,4 +209,190 @@ Deno.test("route table: every entry is reachable, nothing else reaches a handler
     assert.ok(Object.isFrozen(ROUTES));
     assert.ok(ROUTES.every((r) => Object.isFrozen(r) && Object.isFrozen(r.methods)));
   });
+});
+
+Deno.test("/-/healthy and /-/ready answer as /healthz and /readyz", async () => {
+  const { call, store, config } = setup();
+  for (const [alias, path] of [["/-/healthy", "/healthz"], ["/-/ready", "/readyz"]] as const) {
+    for (const method of ["GET", "HEAD"]) {
+      const [a, b] = await Promise.all([call(alias, { method }), call(path, { method })]);
+      assert.equal(a.status, b.status, `${method} ${alias}`);
+      assert.equal(await a.text(), await b.text());
+    }
+  }
+  assert.equal((await call("/-/ready")).status, 503);
+  for (const t of config.targets) store.record(t.key, { ...DOWN, up: true, result: "up" }, 1);
+  assert.equal((await call("/-/ready")).status, 200);
+});
+
+Deno.test("/metrics negotiates OpenMetrics or the text format from Accept", async (t) => {
+  const { call } = setup();
+  const cases: [string | undefined, string][] = [
+    [undefined, "text/plain; version=0.0.4; charset=utf-8"],
+    ["*/*", "text/plain; version=0.0.4; charset=utf-8"],
+    [
+      // What Prometheus 2.42 sends.
+      "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+      "application/openmetrics-text; version=1.0.0; charset=utf-8",
+    ],
+    ["text/plain;version=0.0.4", "text/plain; version=0.0.4; charset=utf-8"],
+  ];
+  for (const [accept, type] of cases) {
+    await t.step(accept ?? "(no Accept)", async () => {
+      const res = await call("/metrics", accept ? { headers: { accept } } : undefined);
+      assert.equal(res.headers.get("content-type"), type);
+      assert.equal(res.headers.get("vary"), "Accept, Accept-Encoding");
+      const text = await res.text();
+      assert.equal(text.endsWith("# EOF\n"), type.startsWith("application/openmetrics-text"));
+    });
+  }
+  await t.step("gzip works for both", async () => {
+    for (const accept of ["text/plain", "application/openmetrics-text"]) {
+      const res = await call("/metrics", { headers: { accept, "accept-encoding": "gzip" } });
+      assert.equal(res.headers.get("content-encoding"), "gzip");
+      const text = await new Response(res.body!.pipeThrough(new DecompressionStream("gzip")))
+        .text();
+      assert.match(text, /uptime_exporter_build_info/);
+    }
+  });
+});
+
+Deno.test("GET /api/v1/targets: every target as JSON", async (t) => {
+  const { call, store, config } = setup();
+  store.record(config.targets[0]!.key, DOWN, Date.UTC(2030, 0, 1), {
+    nextCheckAt: Date.UTC(2030, 0, 1, 0, 0, 10),
+  });
+  const res = await call("/api/v1/targets");
+  await t.step("JSON, not cached, not sniffed", () => {
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
+    assert.equal(res.headers.get("cache-control"), "no-store");
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+  });
+  const body = await res.json();
+  await t.step("the checked target and the one not checked yet", () => {
+    assert.equal(body.status, "success");
+    const [a, b] = body.data.targets;
+    assert.deepEqual(a, {
+      url: "http://a.test/",
+      labels: { note: "<script>alert(1)</script><b>bold</b>" },
+      up: false,
+      result: "status",
+      reason: "status 500 not in 200",
+      statusCode: 500,
+      responseMs: 5,
+      lastCheckAt: "2030-01-01T00:00:00.000Z",
+      nextCheckAt: "2030-01-01T00:00:10.000Z",
+      intervalSeconds: 10,
+      timeoutSeconds: 5,
+      certificateExpiresAt: null,
+      checks: {
+        up: 0,
+        status: 1,
+        body: 0,
+        timeout: 0,
+        dns: 0,
+        connect: 0,
+        tls: 0,
+        redirect: 0,
+        error: 0,
+      },
+    });
+    assert.equal(b.url, "https://user:***@b.test/", "credentials masked");
+    assert.ok(!JSON.stringify(body).includes("pw"));
+    for (const key of ["up", "result", "statusCode", "lastCheckAt", "nextCheckAt"]) {
+      assert.equal(b[key], null, key);
+    }
+  });
+  await t.step("HEAD has no body; gzip when asked", async () => {
+    const head = await call("/api/v1/targets", { method: "HEAD" });
+    assert.equal(await head.text(), "");
+    const gz = await call("/api/v1/targets", { headers: { "accept-encoding": "gzip" } });
+    assert.equal(gz.headers.get("content-encoding"), "gzip");
+    const text = await new Response(gz.body!.pipeThrough(new DecompressionStream("gzip"))).text();
+    assert.deepEqual(JSON.parse(text).data.targets, body.data.targets);
+  });
+});
+
+Deno.test("route prefix: every entry lives under it, nothing outside it", async (t) => {
+  const { call } = setup("/uptime");
+  await t.step("each entry answers under the prefix", async () => {
+    for (const route of ROUTES) {
+      const method = route.methods[0]!;
+      const res = await call(`/uptime${route.path}`, { method });
+      await res.body?.cancel();
+      assert.ok(res.status !== 404 && res.status !== 405, `${method} /uptime${route.path}`);
+    }
+  });
+  await t.step("the same paths without the prefix are 404", async () => {
+    for (const route of ROUTES.filter((r) => r.path !== "/")) {
+      const res = await call(route.path, { method: route.methods[0] });
+      assert.equal(res.status, 404, route.path);
+      await res.body?.cancel();
+    }
+    for (const path of ["/uptimex/metrics", "/up/metrics", "/uptime//metrics", "/UPTIME/metrics"]) {
+      const res = await call(path);
+      assert.equal(res.status, 404, path);
+      await res.body?.cancel();
+    }
+  });
+  await t.step("/ and the bare prefix redirect to <prefix>/; other methods 404", async () => {
+    for (const path of ["/", "/uptime", "/uptime?refresh=2"]) {
+      const res = await call(path, { redirect: "manual" });
+      assert.equal(res.status, 302, path);
+      const query = path.includes("?") ? "?refresh=2" : "";
+      assert.equal(res.headers.get("location"), `/uptime/${query}`);
+      await res.body?.cancel();
+    }
+    const post = await call("/", { method: "POST" });
+    assert.equal(post.status, 404);
+    await post.body?.cancel();
+  });
+  await t.step("open paths stay open under the prefix only", () => {
+    assert.equal(isOpenPath("/uptime/healthz", "/uptime"), true);
+    assert.equal(isOpenPath("/uptime/-/ready", "/uptime"), true);
+    assert.equal(isOpenPath("/healthz", "/uptime"), false);
+    assert.equal(isOpenPath("/uptime/metrics", "/uptime"), false);
+    assert.equal(isOpenPath("/uptime", "/uptime"), false);
+  });
+  await t.step("the status page's links are relative (they resolve under the prefix)", async () => {
+    const html = await (await call("/uptime/")).text();
+    const hrefs = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!)
+      .filter((h) => !h.startsWith("data:"));
+    assert.ok(hrefs.length >= 3);
+    for (const href of hrefs) {
+      const resolved = new URL(href, "http://x/uptime/").pathname;
+      assert.ok(resolved.startsWith("/uptime/"), `${href} leaves the prefix`);
+    }
+  });
+});
+
+Deno.test("resolvePath", () => {
+  assert.deepEqual(resolvePath("/", "/a/b"), { kind: "redirect", location: "/a/b/" });
+  assert.deepEqual(resolvePath("/a/b", "/a/b"), { kind: "redirect", location: "/a/b/" });
+  assert.equal(resolvePath("/a/b/", "/a/b").kind, "route");
+  assert.equal(resolvePath("/a/b/metrics", "/a/b").kind, "route");
+  assert.equal(resolvePath("/a/metrics", "/a/b").kind, "none");
+  assert.equal(resolvePath("/a", "/a/b").kind, "none");
+  assert.equal(resolvePath("/metrics").kind, "route");
+  assert.equal(resolvePath("/nope").kind, "none");
+});
+
+Deno.test("README's endpoint table lists exactly the route table's paths", () => {
+  const readme = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
+  const section = readme.slice(readme.indexOf("## HTTP endpoints"));
+  const table = section.slice(
+    section.indexOf("\n|"),
+    section.indexOf("\n\n", section.indexOf("\n|")),
+  );
+  const listed = table.trim().split("\n").slice(2).flatMap((line) =>
+    [...line.split("|")[1]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!)
+  );
+  assert.deepEqual(listed.sort(), ROUTES.map((r) => r.path).sort());
+  for (const route of ROUTES) {
+    const row = table.trim().split("\n").find((l) =>
+      l.split("|")[1]!.includes(`\`${route.path}\``)
+    )!;
+    assert.ok(row.split("|")[2]!.includes(route.methods.join(", ")), `methods of ${route.path}`);
+  }
 });

@@ -9,8 +9,11 @@ import {
   formatAge,
   formatInterval,
   renderStatusPage,
+  SCRIPT_HELPERS,
   STATUS_PAGE_CSP,
 } from "../../lib/server/status_page.ts";
+import { formatDuration } from "../../lib/config/units.ts";
+import { apiTarget } from "../../lib/server/api.ts";
 
 const NOW = Date.UTC(2025, 0, 2, 3, 4, 5);
 
@@ -196,4 +199,89 @@ Deno.test("status page", async (t) => {
       "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;",
     );
   });
+});
+
+Deno.test("the page script formats times and reasons exactly as the server does", async (t) => {
+  // The script's pure helpers, run here on the same inputs as the server's.
+  const js = new Function(
+    `${SCRIPT_HELPERS}; return { formatDuration, formatAge, formatInterval, reasonText };`,
+  )() as {
+    formatDuration: (ms: number) => string;
+    formatAge: (ms: number) => string;
+    formatInterval: (ms: number) => string;
+    reasonText: (t: { up: boolean | null; result: string | null; reason: string | null }) => string;
+  };
+  const samples = [
+    NaN,
+    Infinity,
+    0,
+    0.0123,
+    1.25,
+    5,
+    9.94,
+    9.96,
+    10,
+    250,
+    999.4,
+    999.6,
+    1000,
+    1499,
+    1500,
+    9994,
+    9996,
+    10_000,
+    30_000,
+    59_400,
+    59_949,
+    59_951,
+    60_000,
+    61_000,
+    90_000,
+    245_000,
+    3_599_999,
+    3_600_000,
+    7_200_000,
+    7_800_000,
+    90_000_000,
+  ];
+  await t.step("formatDuration, formatAge, formatInterval", () => {
+    for (const ms of samples) {
+      assert.equal(js.formatDuration(ms), formatDuration(ms), `formatDuration(${ms})`);
+      assert.equal(js.formatAge(ms), formatAge(ms), `formatAge(${ms})`);
+      if (Number.isFinite(ms)) {
+        assert.equal(js.formatInterval(ms), formatInterval(ms), `formatInterval(${ms})`);
+      }
+    }
+  });
+  await t.step("the reason of a row, from the API's fields", () => {
+    const cases: [ProbeResult, string][] = [
+      [failed("connect", 0, "Connection refused (os error 111)"), "connect: Connection refused"],
+      [failed("timeout", 0, "timeout after 250ms waiting for a response"), "timeout after"],
+      [failed("status", 503, "status 503 not in 200"), "status 503"],
+      [failed("error", 0, ""), "error"],
+      [failed("tls", 0, "tlsfoo: x"), "tls: tlsfoo"],
+      [up(3), ""],
+    ];
+    for (const [result, start] of cases) {
+      const store = storeWith(`targets: ["http://a.test/"]`, { 0: [result, NOW] });
+      const html = renderStatusPage(store.states, { now: NOW });
+      const serverText = /<td class="reason[^"]*" data-label="Why">(.*?)<\/td>/.exec(html)![1]!;
+      const api = apiTarget(store.states[0]!);
+      const clientText = js.reasonText(api);
+      assert.equal(escapeHtml(clientText), serverText, result.reason);
+      assert.ok(clientText.startsWith(start), clientText);
+    }
+  });
+});
+
+Deno.test("the status page's script renders rows with textContent only", () => {
+  const script = /<script>([\s\S]*?)<\/script>/.exec(renderStatusPage([]))![1]!;
+  for (
+    const sink of ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "DOMParser"]
+  ) {
+    assert.ok(!script.includes(sink), `the script uses ${sink}`);
+  }
+  assert.match(script, /fetch\("api\/v1\/targets"/, "it refreshes from the JSON API, relatively");
+  // The no-script fallback stays.
+  assert.match(renderStatusPage([]), /<noscript><meta http-equiv="refresh"/);
 });

@@ -98,16 +98,46 @@ Where the config file is mounted in the container (the image documents the same 
 {{- end }}
 
 {{/*
-The config file's content: .Values.config as YAML, without empty sections.
+The config file's content: .Values.config as YAML, without empty sections and
+without the chart's own keys (existingConfigMap, existingSecret).
 */}}
 {{- define "uptime-exporter.configYaml" -}}
 {{- $config := dict }}
-{{- range $key, $value := .Values.config }}
+{{- range $key, $value := omit .Values.config "existingConfigMap" "existingSecret" }}
 {{- if or (kindIs "slice" $value) $value }}
 {{- $_ := set $config $key $value }}
 {{- end }}
 {{- end }}
 {{- toYaml $config }}
+{{- end }}
+
+{{/*
+The object the config file comes from: "" when the chart renders it (its own
+ConfigMap), else the user's existingConfigMap or existingSecret. Fails when both are set.
+*/}}
+{{- define "uptime-exporter.existingConfig" -}}
+{{- $config := .Values.config | default dict }}
+{{- if and $config.existingConfigMap $config.existingSecret }}
+{{- fail "config.existingConfigMap and config.existingSecret: set at most one" }}
+{{- end }}
+{{- $config.existingConfigMap | default $config.existingSecret | default "" }}
+{{- end }}
+
+{{/*
+The route prefix the exporter serves under, as paths are written: "" for /,
+else "/a/b" (no trailing slash). routePrefix wins; without it the path of
+externalUrl, as the exporter itself does.
+*/}}
+{{- define "uptime-exporter.routePrefix" -}}
+{{- $prefix := .Values.routePrefix | default "" }}
+{{- if and (not $prefix) .Values.externalUrl }}
+{{- $prefix = (urlParse .Values.externalUrl).path }}
+{{- end }}
+{{- $prefix = regexReplaceAll "/+$" $prefix "" }}
+{{- if and $prefix (not (hasPrefix "/" $prefix)) }}
+{{- $prefix = printf "/%s" $prefix }}
+{{- end }}
+{{- $prefix }}
 {{- end }}
 
 {{/*
