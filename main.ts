@@ -49,6 +49,13 @@ async function main(): Promise<void> {
   if (cli.checkConfig && cli.webConfigFile) await loadWebConfig(cli.webConfigFile);
   if (cli.checkConfig) {
     console.log(`Config OK: ${config.targets.length} targets`);
+    if (config.probe && (config.probe.enabled || config.probe.modules.size > 0)) {
+      console.log(
+        `  /probe ${config.probe.enabled ? "enabled" : "disabled"}; modules: ${
+          [...config.probe.modules.keys()].join(", ") || "none"
+        }`,
+      );
+    }
     for (const t of config.targets) {
       console.log(
         `  ${t.method} ${t.displayUrl} every ${formatDuration(t.intervalMs)}, timeout ${
@@ -101,6 +108,18 @@ async function main(): Promise<void> {
     })
     : Promise.resolve();
 
+  // The /probe module file reloads with the config, on its own changes too.
+  const watchingModules = cli.probeModulesFile && cli.watchConfig
+    ? watchConfigFile(cli.probeModulesFile, async () => {
+      logger.info("probe modules file changed; reloading", { file: cli.probeModulesFile });
+      await app.reload();
+    }, { signal: stopping.signal }).catch((e) => {
+      logger.error("cannot watch the probe modules file; reload with SIGHUP instead", {
+        err: (e as Error).message,
+      });
+    })
+    : Promise.resolve();
+
   Deno.addSignalListener("SIGHUP", () => {
     logger.info("SIGHUP received; reloading");
     app.reload();
@@ -114,7 +133,7 @@ async function main(): Promise<void> {
       Deno.exit(0);
     }, SHUTDOWN_GRACE_MS);
     stopping.abort();
-    await Promise.allSettled([app.stop(), server.finished, watching]);
+    await Promise.allSettled([app.stop(), server.finished, watching, watchingModules]);
     clearTimeout(force);
     Deno.exit(0);
   };

@@ -17,6 +17,8 @@ import { Scheduler } from "./check/scheduler.ts";
 import { SelfMetrics } from "./metrics/self_metrics.ts";
 import { TlsInfo } from "./check/tls_info.ts";
 import { err, ok, type Result } from "./util/result.ts";
+import { checkOnDemand } from "./check/on_demand.ts";
+import { PROBE_DISABLED } from "./config/probe_modules.ts";
 
 /** Options of {@linkcode App}. */
 export interface AppOptions {
@@ -42,12 +44,19 @@ export class App {
   readonly #options: AppOptions;
   #config: Config;
   #reloading?: Promise<Result<Config, string>>;
+  /** On-demand checks (/probe) holding a slot of max_concurrent_checks, and those waiting. */
+  #probeSlots = 0;
+  readonly #probeWaiters: (() => void)[] = [];
 
   constructor(config: Config, options: AppOptions) {
     this.#config = config;
     this.#options = options;
     this.tlsInfo = new TlsInfo({ minRefreshMs: options.tlsInfoRefreshMs });
-    this.scheduler = new Scheduler((target, signal) => this.#check(target, signal), {
+    this.scheduler = new Scheduler((target, signal) =>
+      this.#check(target, signal).finally(() => {
+        // The scheduler frees the slot once this settles: waiting on-demand checks go next.
+        if (this.#probeWaiters.length > 0) setTimeout(() => this.#wakeProbeWaiters(), 0);
+      }), {
       maxConcurrent: config.maxConcurrentChecks,
       onSkip: (target) => {
         this.selfMetrics.skipped();
@@ -60,7 +69,7 @@ export class App {
     this.selfMetrics = new SelfMetrics({
       version: options.version,
       targets: () => this.#config.targets.length,
-      inFlight: () => this.scheduler.inFlight,
+      inFlight: () => this.scheduler.inFlight + this.#probeSlots,
       waiting: () => this.scheduler.waiting,
     });
     this.exposition = new Exposition(this.store, this.selfMetrics, {
@@ -74,6 +83,14 @@ export class App {
       store: this.store,
       reload: () => this.reload(),
       version: options.version,
+      probe: (query) =>
+        checkOnDemand(query, {
+          settings: () => this.#config.probe ?? PROBE_DISABLED,
+          acquireSlot: (signal) => this.#acquireSlot(signal),
+          client: (caFile) => this.#clients.get(caFile),
+          metrics: this.selfMetrics,
+          secrets: () => this.#config.secrets,
+        }),
     });
     options.logger.setSecrets(config.secrets);
     this.store.applyConfig(config);
@@ -125,7 +142,8 @@ export class App {
     const old = this.#config;
     this.#config = config;
     this.#options.logger.setSecrets([...new Set([...old.secrets, ...config.secrets])]);
-    this.scheduler.setMaxConcurrent(config.maxConcurrentChecks);
+    this.scheduler.setMaxConcurrent(config.maxConcurrentChecks - this.#probeSlots);
+    this.#wakeProbeWaiters();
     // Clients cache CA files by path: drop them so edited CA files are read again.
     this.#clients.close();
     this.store.applyConfig(config);
@@ -137,6 +155,47 @@ export class App {
   async stop(): Promise<void> {
     await this.scheduler.stop();
     this.#clients.close();
+  }
+
+  /**
+   * A slot of the global in-flight limit for an on-demand check. Background
+   * checks and on-demand ones share `max_concurrent_checks`: the scheduler's
+   * own limit shrinks by the slots on-demand checks hold.
+   */
+  #acquireSlot(signal: AbortSignal): Promise<() => void> {
+    return new Promise((resolve, reject) => {
+      const grant = () => {
+        signal.removeEventListener("abort", onAbort);
+        this.#probeSlots++;
+        this.scheduler.setMaxConcurrent(this.#config.maxConcurrentChecks - this.#probeSlots);
+        let released = false;
+        resolve(() => {
+          if (released) return;
+          released = true;
+          this.#probeSlots--;
+          this.scheduler.setMaxConcurrent(this.#config.maxConcurrentChecks - this.#probeSlots);
+          this.#wakeProbeWaiters();
+        });
+      };
+      const onAbort = () => {
+        const i = this.#probeWaiters.indexOf(waiter);
+        if (i >= 0) this.#probeWaiters.splice(i, 1);
+        reject(signal.reason);
+      };
+      const waiter = () => grant();
+      if (signal.aborted) return reject(signal.reason);
+      if (this.#hasFreeSlot()) return grant();
+      this.#probeWaiters.push(waiter);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  #hasFreeSlot(): boolean {
+    return this.scheduler.inFlight + this.#probeSlots < this.#config.maxConcurrentChecks;
+  }
+
+  #wakeProbeWaiters(): void {
+    while (this.#probeWaiters.length > 0 && this.#hasFreeSlot()) this.#probeWaiters.shift()!();
   }
 
   async #check(target: TargetConfig, signal: AbortSignal): Promise<void> {

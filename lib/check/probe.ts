@@ -10,6 +10,23 @@ import type { TargetConfig } from "../config/schema.ts";
 import { classifyError } from "./classify.ts";
 import { formatDuration } from "../config/units.ts";
 import { type FailedResult, failure, type ProbeResult, success } from "./outcome.ts";
+import type { Result } from "../util/result.ts";
+
+/** One step of a check, for an account of it (`/probe?debug=true`). */
+export type ProbeTraceEvent =
+  | {
+    readonly kind: "request";
+    readonly method: string;
+    readonly url: string;
+    readonly atMs: number;
+  }
+  | {
+    readonly kind: "response";
+    readonly url: string;
+    readonly status: number;
+    readonly headers: Headers;
+    readonly atMs: number;
+  };
 
 /** Options of {@linkcode probe}. */
 export interface ProbeOptions {
@@ -24,6 +41,23 @@ export interface ProbeOptions {
   client?: Deno.HttpClient;
   /** Epoch clock for `startedAt`. Default: `Date.now`. */
   now?: () => number;
+  /**
+   * Asked before each redirect is followed; an error ends the check there,
+   * with its result and reason and no request to `url`. It may throw when
+   * `signal` aborts (the check then times out as usual). Default: every
+   * redirect is followed.
+   */
+  beforeRedirect?: (
+    url: URL,
+    options: { signal: AbortSignal },
+  ) => Promise<Result<void, { result: FailedResult; reason: string }>>;
+  /**
+   * Judges the body text (up to the body limit) once the status passed; an
+   * error fails the check with `body`. Default: only `target.bodyRegex`.
+   */
+  matchBody?: (text: string) => Result<void, string>;
+  /** Receives each request and response of the check as it happens. Default: none. */
+  trace?: (event: ProbeTraceEvent) => void;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -83,6 +117,7 @@ export async function probe(
       visited.add(`${method} ${url}`);
       // The status is that of the final response: none yet for this request.
       statusCode = 0;
+      options.trace?.({ kind: "request", method, url, atMs: performance.now() - start });
       response = await fetch(url, {
         method,
         headers,
@@ -92,6 +127,13 @@ export async function probe(
         signal: controller.signal,
       });
       statusCode = response.status;
+      options.trace?.({
+        kind: "response",
+        url,
+        status: statusCode,
+        headers: response.headers,
+        atMs: performance.now() - start,
+      });
       const location = response.headers.get("location");
       if (!target.followRedirects || !REDIRECT_STATUSES.has(response.status) || !location) break;
       await response.body?.cancel();
@@ -123,6 +165,8 @@ export async function probe(
       if (redirects > target.maxRedirects) {
         return fail("redirect", `more than ${target.maxRedirects} redirects`);
       }
+      const allowed = await options.beforeRedirect?.(next, { signal: controller.signal });
+      if (allowed && !allowed.ok) return fail(allowed.error.result, allowed.error.reason);
     }
 
     phase = "body";
@@ -143,10 +187,12 @@ export async function probe(
     ) {
       const bytes = await response.bytes();
       bodyBytes = Math.min(bytes.byteLength, target.bodyLimit);
-      if (target.bodyRegex) text = new TextDecoder().decode(bytes.subarray(0, bodyBytes));
+      if (target.bodyRegex || options.matchBody) {
+        text = new TextDecoder().decode(bytes.subarray(0, bodyBytes));
+      }
     } else if (response.body) {
       const reader = response.body.getReader();
-      const decoder = target.bodyRegex ? new TextDecoder() : undefined;
+      const decoder = target.bodyRegex || options.matchBody ? new TextDecoder() : undefined;
       // Aborting the fetch does not always settle a read already pending on
       // its body (docs/performance.md); cancelling the reader does.
       const onAbort = () => void reader.cancel(controller.signal.reason).catch(() => {});
@@ -175,6 +221,8 @@ export async function probe(
     if (target.bodyRegex && !target.bodyRegex.test(text)) {
       return fail("body", `body does not match ${target.bodyRegex.source}`);
     }
+    const matched = options.matchBody?.(text);
+    if (matched && !matched.ok) return fail("body", matched.error);
     return success(measured());
   } catch (err) {
     if (timedOut) {

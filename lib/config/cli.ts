@@ -22,6 +22,8 @@ export interface CliOptions {
   configFile?: string;
   /** exporter-toolkit style web config (TLS, basic auth, bearer token); see web_config.ts. */
   webConfigFile?: string;
+  /** blackbox_exporter module file for `/probe` (probe_modules.ts). */
+  probeModulesFile?: string;
   overrides: ConfigOverrides;
   listen: ListenAddress;
   logLevel: LogLevel;
@@ -48,6 +50,8 @@ both win over the config file):
   --listen [HOST]:PORT   listen address (:8080)   [UPTIME_EXPORTER_LISTEN, or PORT]
   --web.config.file FILE TLS and authentication of this server, in the
                          exporter-toolkit format       [UPTIME_EXPORTER_WEB_CONFIG]
+  --probe.modules-file FILE  blackbox_exporter modules (http prober) for
+                         /probe          [UPTIME_EXPORTER_PROBE_MODULES_FILE]
   --metric-prefix NAME   prefix of per-URL metrics (sample_external_url)
                                                     [UPTIME_EXPORTER_METRIC_PREFIX]
   --log-level LEVEL      debug|info|warn|error (info)      [UPTIME_EXPORTER_LOG_LEVEL]
@@ -95,6 +99,7 @@ export function parseCli(
         timeout: { type: "string" },
         listen: { type: "string" },
         "web.config.file": { type: "string" },
+        "probe.modules-file": { type: "string" },
         "metric-prefix": { type: "string" },
         "log-level": { type: "string" },
         "log-format": { type: "string" },
@@ -162,11 +167,19 @@ export function parseCli(
   if (format && !LOG_FORMATS.includes(format[1] as LogFormat)) {
     problems.push(`${format[0]}: '${format[1]}' is not one of ${LOG_FORMATS.join(", ")}`);
   }
+  // /probe's module file (blackbox_exporter's format).
+  const modulesFile = pick("probe.modules-file", "UPTIME_EXPORTER_PROBE_MODULES_FILE") ??
+    (values["probe.modules-file"] === ""
+      ? ["--probe.modules-file", ""] as [string, string]
+      : undefined);
+  if (modulesFile?.[1] === "") problems.push(`${modulesFile[0]}: must name a file`);
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
     configFile: config?.[1],
     webConfigFile: pick("web.config.file", "UPTIME_EXPORTER_WEB_CONFIG")?.[1],
+    probeModulesFile: modulesFile?.[1],
     overrides,
     listen,
     logLevel: (level?.[1] ?? "info") as LogLevel,

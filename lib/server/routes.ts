@@ -13,6 +13,7 @@ import type { Exposition } from "../metrics/exposition_cache.ts";
 import type { ResultsStore } from "../metrics/results.ts";
 import { renderStatusPage, STATUS_PAGE_CSP } from "./status_page.ts";
 import type { Result } from "../util/result.ts";
+import type { OnDemandAnswer, OnDemandQuery } from "../check/on_demand.ts";
 
 /** What the handler reads and asks for. */
 export interface HandlerDeps {
@@ -21,6 +22,8 @@ export interface HandlerDeps {
   /** Reloads the configuration; resolves to why it failed, if it did. */
   reload: () => Promise<Result<unknown, string>>;
   version: string;
+  /** Runs one on-demand check for `/probe` (on_demand.ts). Default: `/probe` answers 404. */
+  probe?: (query: OnDemandQuery) => Promise<OnDemandAnswer>;
 }
 
 /** One endpoint. */
@@ -93,6 +96,19 @@ async function serveReload(_req: Request, deps: HandlerDeps): Promise<Response> 
   return reloaded.ok ? text(200, "Reloaded\n") : text(500, `Reload failed: ${reloaded.error}\n`);
 }
 
+async function serveProbe(req: Request, deps: HandlerDeps): Promise<Response> {
+  if (!deps.probe) return text(404, "Not Found: /probe is not available\n");
+  const answer = await deps.probe({
+    params: new URL(req.url).searchParams,
+    // Not req.signal: Deno.serve aborts it after every response (and warns); the timeout bounds the check.
+    scrapeTimeout: req.headers.get("x-prometheus-scrape-timeout-seconds"),
+  });
+  return new Response(answer.body, {
+    status: answer.status,
+    headers: { "content-type": answer.contentType, "cache-control": "no-store" },
+  });
+}
+
 const READ = ["GET", "HEAD"];
 
 /** Every endpoint of the exporter; frozen, since which paths are open is read from it. */
@@ -104,6 +120,7 @@ export const ROUTES: readonly Route[] = Object.freeze(
     { path: "/healthz", methods: READ, open: true, handle: serveHealth },
     { path: "/readyz", methods: READ, open: true, handle: serveReady },
     { path: "/-/reload", methods: ["POST", "PUT"], open: false, handle: serveReload },
+    { path: "/probe", methods: ["GET"], open: false, handle: serveProbe },
   ].map((route) => Object.freeze({ ...route, methods: Object.freeze(route.methods) })),
 );
 

@@ -43,6 +43,8 @@ function setup() {
     exposition,
     store,
     version: "1.2.3",
+    probe: () =>
+      Promise.resolve({ status: 200, contentType: "text/plain", body: "probe_success 1\n" }),
     reload: () => {
       reloads++;
       return Promise.resolve(
