@@ -157,9 +157,8 @@ function parseIp(text: string): Ip | undefined {
 }
 
 function parseCidr(text: string): Cidr | undefined {
-  const [addr = "", len, ...extra] = text.split("/");
+  const [raw = "", len, ...extra] = text.replace(/^\[(.*)\]$/, "$1").split("/");
   if (extra.length > 0) return undefined;
-  const raw = addr.replace(/^\[(.*)\]$/, "$1");
   const v4 = parseIpv4(raw);
   const v6 = v4 === undefined && raw.includes(":") ? parseIpv6(raw) : undefined;
   if (v4 === undefined && v6 === undefined) return undefined;
