@@ -89,6 +89,7 @@ export class App {
           acquireSlot: (signal) => this.#acquireSlot(signal),
           client: (caFile) => this.#clients.get(caFile),
           metrics: this.selfMetrics,
+          log: (msg, fields) => options.logger.info(msg, fields),
           secrets: () => this.#config.secrets,
         }),
     });

@@ -91,6 +91,8 @@ export interface OnDemandDeps {
     probed(module: string, result: CheckResult): void;
     refused(reason: ProbeRefusalReason): void;
   };
+  /** Logs a refusal (the 403's reason reaches no Prometheus page). Default: none. */
+  log?: (msg: string, fields: Record<string, string>) => void;
   /** Values to mask in the debug account (the config's secrets). Default: none. */
   secrets?: () => readonly string[];
   /** How the guard resolves names (tests point it at their own DNS server). Default: the system's. */
@@ -223,6 +225,11 @@ export async function checkOnDemand(
   const secrets = deps.secrets?.() ?? [];
   if (run.refusal) {
     deps.metrics?.refused(run.refusal.reason);
+    deps.log?.("probe refused", {
+      module: module.name,
+      reason: run.refusal.reason,
+      why: scrubSecrets(run.refusal.message, secrets),
+    });
     const body = `Refused: ${run.refusal.message}\n` +
       (debug ? `\n${debugAccount(run, module)}` : "");
     return text(403, scrubSecrets(body, secrets));

@@ -100,7 +100,7 @@ const BAD: Record<string, string> = {
   "bad_top_level.yml":
     "Cannot load config: bad_top_level.yml: 'module' (line 4): unknown key (allowed: modules)",
   "bad_yaml.yml":
-    "Cannot load config: bad_yaml.yml:4:1: invalid YAML: All mapping items must start at the same column",
+    "Cannot load config: bad_yaml.yml:3:13: invalid YAML: Nested mappings are not allowed in compact mappings",
   "bad_probe_section.yaml": "Cannot load config: 4 problems:\n" +
     "  'probe.mode' (line 16): unknown key (allowed: enabled, allowed_targets, modules)\n" +
     "  'probe.allowed_targets[1]' (line 7): '10.0.0.0/33' is not an IP address or CIDR\n" +
