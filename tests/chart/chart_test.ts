@@ -452,6 +452,16 @@ const TOGGLES: Record<string, (docs: K8s[]) => void> = {
     );
   },
   "test-disabled-values.yaml": (docs) => assert.ok(!kinds(docs).includes("Pod")),
+  "probe-values.yaml": (docs) => {
+    const probe = parseYaml(renderedConfig(docs).text).probe;
+    assert.equal(probe.enabled, true);
+    assert.deepEqual(probe.allowed_targets, [
+      "*.example.com",
+      "https://status.example.org",
+      "10.0.0.0/8",
+    ]);
+    assert.deepEqual(Object.keys(probe.modules).sort(), ["http_2xx", "http_post_2xx"]);
+  },
   "webconfig-values.yaml": (docs) => {
     const pod = only(docs, "Deployment").spec.template.spec;
     const container = exporterContainer(docs);
@@ -836,6 +846,11 @@ const BAD_VALUES: { name: string; values: unknown; error: RegExp }[] = [
     error: /logLevel: logLevel must be one of the following/,
   },
   {
+    name: "a probe module with a prober other than http",
+    values: { probe: { modules: { icmp: { prober: "icmp" } } } },
+    error: /probe\.modules\.icmp\.prober/,
+  },
+  {
     name: "an alert duration that Prometheus would not accept",
     values: { prometheusRule: { urlDown: { for: "5 minutes" } } },
     error: /prometheusRule\.urlDown\.for: Does not match pattern/,
@@ -1073,6 +1088,23 @@ Deno.test("checkov skips: justified, and only while the deviation is there", asy
       "CKV_K8S_35",
     ]);
   });
+});
+
+Deno.test("probe.enabled without probe.allowedTargets fails the render with the reason", async () => {
+  const out = await run(tools.helm, [
+    "template",
+    RELEASE,
+    CHART,
+    "--kube-version",
+    KUBE_VERSIONS[1]!,
+    "--set",
+    "probe.enabled=true",
+  ]);
+  assert.notEqual(out.code, 0, "helm rendered /probe without an allow-list");
+  assert.match(
+    out.stderr,
+    /probe\.allowedTargets: list at least one entry when probe\.enabled is true/,
+  );
 });
 
 Deno.test("values.yaml has a ## comment above every key", () => {

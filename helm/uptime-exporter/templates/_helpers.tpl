@@ -107,7 +107,24 @@ The config file's content: .Values.config as YAML, without empty sections.
 {{- $_ := set $config $key $value }}
 {{- end }}
 {{- end }}
+{{- include "uptime-exporter.probeConfig" (dict "config" $config "Values" .Values) }}
 {{- toYaml $config }}
+{{- end }}
+
+{{/*
+The probe values (/probe, blackbox_exporter style) as the config file's probe: section.
+*/}}
+{{- define "uptime-exporter.probeConfig" -}}
+{{- $probe := .Values.probe | default dict }}
+{{- if $probe.enabled }}
+{{- if not $probe.allowedTargets }}
+{{- fail "probe.allowedTargets: list at least one entry when probe.enabled is true (every target would be refused)" }}
+{{- end }}
+{{- if hasKey .config "probe" }}
+{{- fail "set /probe either with probe.* or with config.probe, not both" }}
+{{- end }}
+{{- $_ := set .config "probe" (dict "enabled" true "allowed_targets" $probe.allowedTargets "modules" ($probe.modules | default dict)) }}
+{{- end }}
 {{- end }}
 
 {{/*
