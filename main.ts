@@ -97,28 +97,20 @@ async function main(): Promise<void> {
   stopping.signal.addEventListener("abort", () => server.shutdown(), { once: true });
   app.start();
 
-  const watching = cli.configFile && cli.watchConfig
-    ? watchConfigFile(cli.configFile, async () => {
-      logger.info("config file changed; reloading", { file: cli.configFile });
-      await app.reload();
-    }, { signal: stopping.signal }).catch((e) => {
-      logger.error("cannot watch the config file; reload with SIGHUP instead", {
-        err: (e as Error).message,
-      });
-    })
-    : Promise.resolve();
-
-  // The /probe module file reloads with the config, on its own changes too.
-  const watchingModules = cli.probeModulesFile && cli.watchConfig
-    ? watchConfigFile(cli.probeModulesFile, async () => {
-      logger.info("probe modules file changed; reloading", { file: cli.probeModulesFile });
-      await app.reload();
-    }, { signal: stopping.signal }).catch((e) => {
-      logger.error("cannot watch the probe modules file; reload with SIGHUP instead", {
-        err: (e as Error).message,
-      });
-    })
-    : Promise.resolve();
+  // Each file reloads the whole config when it changes (the /probe module file too).
+  const watch = (file: string | undefined, what: string) =>
+    file && cli.watchConfig
+      ? watchConfigFile(file, async () => {
+        logger.info(`${what} changed; reloading`, { file });
+        await app.reload();
+      }, { signal: stopping.signal }).catch((e) => {
+        logger.error(`cannot watch the ${what}; reload with SIGHUP instead`, {
+          err: (e as Error).message,
+        });
+      })
+      : Promise.resolve();
+  const watching = watch(cli.configFile, "config file");
+  const watchingModules = watch(cli.probeModulesFile, "probe modules file");
 
   Deno.addSignalListener("SIGHUP", () => {
     logger.info("SIGHUP received; reloading");

@@ -13,7 +13,8 @@ import assert from "node:assert/strict";
 import { stringify as stringifyYaml } from "yaml";
 import { startExporter } from "./_helpers/exporter.ts";
 import { hostileServer, parseMetrics, tlsServer } from "./_helpers/hostile_server.ts";
-import { freePort, serve } from "./_helpers/servers.ts";
+import { freePort } from "./_helpers/servers.ts";
+import { probeTargets } from "./_helpers/probe_targets.ts";
 import { waitFor } from "./_helpers/wait.ts";
 
 const BLACKBOX = Deno.env.get("BLACKBOX_EXPORTER") ?? "/usr/bin/prometheus-blackbox-exporter";
@@ -105,39 +106,7 @@ Deno.test("side by side with blackbox_exporter 0.23: probe_success and the statu
   await using hostile = hostileServer({ trickleMs: 200, bigHeaderBytes: 64 * 1024 });
   await using expired = tlsServer("expired");
   await using selfSigned = tlsServer("self_signed");
-  await using server = serve(async (req) => {
-    const path = new URL(req.url).pathname;
-    const body = await req.text();
-    const status = /^\/status\/(\d{3})$/.exec(path);
-    if (status) {
-      const code = Number(status[1]);
-      return new Response(code === 204 || code === 304 ? null : `status ${code}\n`, {
-        status: code,
-      });
-    }
-    switch (path) {
-      case "/ok":
-        return new Response("hello\n");
-      case "/health":
-        return new Response('{"status": "UP"}');
-      case "/maintenance":
-        return new Response("Down for Maintenance");
-      case "/big":
-        return new Response("x".repeat(4096));
-      case "/moved":
-        return new Response(null, { status: 301, headers: { location: "/ok" } });
-      case "/found":
-        return new Response(null, { status: 302, headers: { location: "/health" } });
-      case "/see-other":
-        return new Response(null, { status: 303, headers: { location: "/ok" } });
-      case "/post-only":
-        return req.method === "POST" && body === '{"ping": true}'
-          ? new Response("created\n", { status: 201 })
-          : new Response("method not allowed\n", { status: 405 });
-      default:
-        return new Response("not found\n", { status: 404 });
-    }
-  });
+  await using server = probeTargets();
 
   const port = freePort();
   const blackbox = new Deno.Command(BLACKBOX, {
@@ -192,7 +161,7 @@ Deno.test("side by side with blackbox_exporter 0.23: probe_success and the statu
       ["http_no_redirect", `${server.url}/moved`],
       ["http_no_redirect", `${server.url}/found`],
       ["http_no_redirect", `${server.url}/ok`],
-      ["http_body_up", `${server.url}/health`],
+      ["http_body_up", `${server.url}/json`],
       ["http_body_up", `${server.url}/ok`],
       ["http_body_up", `${server.url}/found`],
       ["http_body_up", `${server.url}/status/500`],

@@ -18,23 +18,21 @@
 import { type AllowList, parseAllowList } from "../check/target_guard.ts";
 import { formatYamlError, parseYaml } from "../util/yaml.ts";
 import { checkKeys, isObject, type Path, Problems, type Raw } from "./problems.ts";
-import { HEADER_NAME_RE, METHODS } from "./schema.ts";
+import { HEADER_NAME_RE, METHODS, type TargetConfig } from "./schema.ts";
 import { parseStatusCodes, type StatusMatcher } from "./status_codes.ts";
 
-/** One http module, resolved. */
-export interface ProbeModule {
+/**
+ * One http module, resolved: the request settings of a target (without its
+ * URL, timing and body limit, which each request sets) plus blackbox's own.
+ */
+export interface ProbeModule extends
+  Pick<
+    TargetConfig,
+    "method" | "headers" | "credentialHeaders" | "body" | "validStatusCodes" | "followRedirects"
+  > {
   readonly name: string;
   /** The module's `timeout`, ms; 0 when unset (the scrape timeout decides, as in blackbox). */
   readonly timeoutMs: number;
-  readonly method: string;
-  /** Request headers, names lower-cased, auth included. */
-  readonly headers: Readonly<Record<string, string>>;
-  /** Lower-case names of headers that carry credentials (not sent on to another origin). */
-  readonly credentialHeaders: readonly string[];
-  readonly body?: string;
-  /** Accepted final status codes; 2xx when `valid_status_codes` is unset or empty. */
-  readonly validStatusCodes: StatusMatcher;
-  readonly followRedirects: boolean;
   readonly failIfSsl: boolean;
   readonly failIfNotSsl: boolean;
   /** The check fails when the body matches any of these. */
@@ -43,6 +41,7 @@ export interface ProbeModule {
   readonly failIfBodyNotMatches: readonly RegExp[];
   /** `body_size_limit` in bytes: a longer body fails the check. 0: none. */
   readonly bodySizeLimit: number;
+  /** `tls_config.ca_file`: extra CA certificates to trust. */
   readonly tlsCaFile?: string;
   readonly preferredIpProtocol: "ip4" | "ip6";
   readonly ipProtocolFallback: boolean;
@@ -121,39 +120,56 @@ export const MODULE_KEYS: readonly { readonly key: string; readonly ours: string
   { key: "http.skip_resolve_phase_with_proxy", ours: "`false` only (no proxies)" },
 ];
 
-/** Blackbox keys refused at load, and why. */
-export const REFUSED_MODULE_KEYS: readonly { readonly key: string; readonly why: string }[] = [
-  { key: "tcp", why: "only the http prober is supported" },
-  { key: "icmp", why: "only the http prober is supported" },
-  { key: "dns", why: "only the http prober is supported" },
-  { key: "grpc", why: "only the http prober is supported" },
-  { key: "unix", why: "only the http prober is supported" },
-  { key: "websocket", why: "only the http prober is supported" },
-  { key: "http.valid_http_versions", why: "fetch does not tell which HTTP version answered" },
-  { key: "http.fail_if_header_matches", why: "header matchers are not implemented" },
-  { key: "http.fail_if_header_not_matches", why: "header matchers are not implemented" },
+/** Blackbox keys refused at load, grouped by why. */
+const REFUSED_GROUPS: readonly { readonly why: string; readonly keys: readonly string[] }[] = [
   {
-    key: "http.compression",
-    why: "fetch decompresses bodies itself and cannot be told to expect one coding",
+    why: "only the http prober is supported",
+    keys: ["tcp", "icmp", "dns", "grpc", "unix", "websocket"],
   },
-  { key: "http.oauth2", why: "OAuth 2.0 client credentials are not implemented" },
-  { key: "http.proxy_url", why: "proxies are not supported (the SSRF guard checks the target)" },
-  { key: "http.no_proxy", why: "proxies are not supported" },
-  { key: "http.proxy_from_environment", why: "proxies are not supported" },
-  { key: "http.proxy_connect_header", why: "proxies are not supported" },
-  { key: "http.http_headers", why: "use `headers`" },
-  { key: "http.enable_http3", why: "fetch has no HTTP/3" },
-  { key: "http.fail_if_body_json_matches_cel", why: "CEL expressions are not implemented" },
-  { key: "http.fail_if_body_json_not_matches_cel", why: "CEL expressions are not implemented" },
-  { key: "http.tls_config.cert_file", why: "client certificates are not implemented" },
-  { key: "http.tls_config.key_file", why: "client certificates are not implemented" },
-  { key: "http.tls_config.cert", why: "client certificates are not implemented" },
-  { key: "http.tls_config.key", why: "client certificates are not implemented" },
-  { key: "http.tls_config.ca", why: "use ca_file" },
-  { key: "http.tls_config.server_name", why: "fetch cannot set the TLS server name" },
-  { key: "http.tls_config.min_version", why: "fetch cannot limit TLS versions" },
-  { key: "http.tls_config.max_version", why: "fetch cannot limit TLS versions" },
+  { why: "fetch does not tell which HTTP version answered", keys: ["http.valid_http_versions"] },
+  {
+    why: "header matchers are not implemented",
+    keys: ["http.fail_if_header_matches", "http.fail_if_header_not_matches"],
+  },
+  {
+    why: "fetch decompresses bodies itself and cannot be told to expect one coding",
+    keys: ["http.compression"],
+  },
+  { why: "OAuth 2.0 client credentials are not implemented", keys: ["http.oauth2"] },
+  {
+    why: "proxies are not supported (the SSRF guard checks the target)",
+    keys: ["http.proxy_url"],
+  },
+  {
+    why: "proxies are not supported",
+    keys: ["http.no_proxy", "http.proxy_from_environment", "http.proxy_connect_header"],
+  },
+  { why: "use `headers`", keys: ["http.http_headers"] },
+  { why: "fetch has no HTTP/3", keys: ["http.enable_http3"] },
+  {
+    why: "CEL expressions are not implemented",
+    keys: ["http.fail_if_body_json_matches_cel", "http.fail_if_body_json_not_matches_cel"],
+  },
+  {
+    why: "client certificates are not implemented",
+    keys: [
+      "http.tls_config.cert_file",
+      "http.tls_config.key_file",
+      "http.tls_config.cert",
+      "http.tls_config.key",
+    ],
+  },
+  { why: "use ca_file", keys: ["http.tls_config.ca"] },
+  { why: "fetch cannot set the TLS server name", keys: ["http.tls_config.server_name"] },
+  {
+    why: "fetch cannot limit TLS versions",
+    keys: ["http.tls_config.min_version", "http.tls_config.max_version"],
+  },
 ];
+
+/** Blackbox keys refused at load, and why (README's table lists them too). */
+export const REFUSED_MODULE_KEYS: readonly { readonly key: string; readonly why: string }[] =
+  REFUSED_GROUPS.flatMap((g) => g.keys.map((key) => ({ key, why: g.why })));
 
 const SUPPORTED = new Set(MODULE_KEYS.map((k) => k.key));
 const REFUSED = new Map(REFUSED_MODULE_KEYS.map((k) => [k.key, k.why]));

@@ -15,7 +15,8 @@ import { buildConfig } from "../../lib/config/validate.ts";
 import { stringify as stringifyYaml } from "yaml";
 import { startDnsServer } from "../_helpers/dns_server.ts";
 import { hostileServer, parseMetrics } from "../_helpers/hostile_server.ts";
-import { hangingServer, serve, TEST_CA_FILE, type TestServer } from "../_helpers/servers.ts";
+import { hangingServer, TEST_CA_FILE, type TestServer } from "../_helpers/servers.ts";
+import { probeTargets } from "../_helpers/probe_targets.ts";
 
 /** Settings with `modules` and an allow-list (loopback and localhost by default). */
 function settings(
@@ -61,53 +62,6 @@ function countingListener(hostname = "127.0.0.1"): TestServer & { readonly accep
   };
 }
 
-/** Requests seen by the target server, for the header and body checks. */
-interface Seen {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body: string;
-}
-
-function targetServer(options: { tls?: boolean } = {}): TestServer & { seen: Seen[] } {
-  const seen: Seen[] = [];
-  const server = serve(async (req) => {
-    const url = new URL(req.url);
-    seen.push({
-      method: req.method,
-      path: url.pathname,
-      headers: Object.fromEntries(req.headers),
-      body: await req.text(),
-    });
-    const status = /^\/status\/(\d{3})$/.exec(url.pathname);
-    if (status) return new Response(`status ${status[1]}\n`, { status: Number(status[1]) });
-    switch (url.pathname) {
-      case "/ok":
-        return new Response("hello world\n");
-      case "/json":
-        return new Response('{"status": "UP", "version": "1.2"}');
-      case "/maintenance":
-        return new Response("Down for MAINTENANCE");
-      case "/big":
-        return new Response("x".repeat(2000));
-      case "/redirect":
-        return new Response(null, { status: 302, headers: { location: "/ok" } });
-      case "/redirect-to":
-        return new Response(null, {
-          status: 302,
-          headers: { location: url.searchParams.get("url")! },
-        });
-      case "/last-modified":
-        return new Response("old\n", {
-          headers: { "last-modified": "Wed, 21 Oct 2015 07:28:00 GMT" },
-        });
-      default:
-        return new Response("not found\n", { status: 404 });
-    }
-  }, options);
-  return Object.assign(server, { seen });
-}
-
 /** Runs checkOnDemand with a real pool-less client (closed after) and no DNS. */
 async function ask(
   probe: ProbeSettings,
@@ -146,8 +100,17 @@ async function ask(
 
 const HTTP = { prober: "http" };
 
+/** Asserts the answer's value of each named series (the body is the message). */
+function expectSeries(
+  a: { metrics: Map<string, number>; body: string },
+  expected: Record<string, number>,
+): void {
+  const got = Object.fromEntries(Object.keys(expected).map((name) => [name, a.metrics.get(name)]));
+  assert.deepEqual(got, expected, a.body);
+}
+
 Deno.test("on-demand: the answers blackbox gives, for each module key", async (t) => {
-  await using server = targetServer();
+  await using server = probeTargets();
   const probe = settings({
     http_2xx: { ...HTTP, http: { preferred_ip_protocol: "ip4" } },
     accept_503: { ...HTTP, http: { valid_status_codes: [503] } },
@@ -156,7 +119,7 @@ Deno.test("on-demand: the answers blackbox gives, for each module key", async (t
       ...HTTP,
       http: {
         method: "POST",
-        body: '{"ping":true}',
+        body: '{"ping": true}',
         headers: { "Content-Type": "application/json", "X-Probe": 7 },
       },
     },
@@ -209,16 +172,18 @@ Deno.test("on-demand: the answers blackbox gives, for each module key", async (t
     assert.equal((await check("accept_503", "/ok")).metrics.get("probe_success"), 0);
   });
   await t.step("redirects are followed; follow_redirects: false judges the 3xx", async () => {
-    const followed = await check("http_2xx", "/redirect");
-    assert.equal(followed.metrics.get("probe_success"), 1);
-    assert.equal(followed.metrics.get("probe_http_redirects"), 1);
-    assert.equal(followed.metrics.get("probe_http_status_code"), 200);
-    const judged = await check("no_follow", "/redirect");
-    assert.equal(judged.metrics.get("probe_success"), 0);
-    assert.equal(judged.metrics.get("probe_http_status_code"), 302);
-    assert.equal(judged.metrics.get("probe_http_redirects"), 1, "counted as blackbox counts it");
-    const accepted = await check("no_follow_old", "/redirect");
-    assert.equal(accepted.metrics.get("probe_success"), 1);
+    expectSeries(await check("http_2xx", "/redirect"), {
+      probe_success: 1,
+      probe_http_redirects: 1,
+      probe_http_status_code: 200,
+    });
+    // A redirect not followed counts, as blackbox counts it.
+    expectSeries(await check("no_follow", "/redirect"), {
+      probe_success: 0,
+      probe_http_redirects: 1,
+      probe_http_status_code: 302,
+    });
+    expectSeries(await check("no_follow_old", "/redirect"), { probe_success: 1 });
   });
   await t.step("HEAD, and POST with headers and a body", async () => {
     const head = await check("head", "/ok");
@@ -228,22 +193,22 @@ Deno.test("on-demand: the answers blackbox gives, for each module key", async (t
     const post = await check("post", "/ok");
     assert.equal(post.metrics.get("probe_success"), 1);
     assert.equal(last().method, "POST");
-    assert.equal(last().body, '{"ping":true}');
+    assert.equal(last().body, '{"ping": true}');
     assert.equal(last().headers["content-type"], "application/json");
     assert.equal(last().headers["x-probe"], "7");
   });
   await t.step("body regexes: match and mismatch, probe_failed_due_to_regex", async () => {
-    const good = await check("body_must", "/json");
-    assert.equal(good.metrics.get("probe_success"), 1);
-    assert.equal(good.metrics.get("probe_failed_due_to_regex"), 0);
-    const missing = await check("body_must", "/ok");
-    assert.equal(missing.metrics.get("probe_success"), 0);
-    assert.equal(missing.metrics.get("probe_failed_due_to_regex"), 1);
-    assert.equal(missing.metrics.get('probe_result{result="body"}'), 1);
-    const matched = await check("body_mustnt", "/maintenance");
-    assert.equal(matched.metrics.get("probe_success"), 0);
-    assert.equal(matched.metrics.get("probe_failed_due_to_regex"), 1);
-    assert.equal((await check("body_mustnt", "/ok")).metrics.get("probe_success"), 1);
+    const regex = (success: number, failedDueToRegex: number) => ({
+      probe_success: success,
+      probe_failed_due_to_regex: failedDueToRegex,
+    });
+    expectSeries(await check("body_must", "/json"), regex(1, 0));
+    expectSeries(await check("body_must", "/ok"), {
+      ...regex(0, 1),
+      'probe_result{result="body"}': 1,
+    });
+    expectSeries(await check("body_mustnt", "/maintenance"), regex(0, 1));
+    expectSeries(await check("body_mustnt", "/ok"), regex(1, 0));
     const status = await check("body_must", "/status/500");
     assert.equal(status.metrics.get("probe_failed_due_to_regex"), 0, "the status failed first");
   });
@@ -252,6 +217,7 @@ Deno.test("on-demand: the answers blackbox gives, for each module key", async (t
     assert.equal(big.metrics.get("probe_success"), 0);
     assert.equal(big.metrics.get('probe_result{result="body"}'), 1);
     assert.equal(big.metrics.get("probe_http_uncompressed_body_length"), 1024);
+    assert.equal(big.metrics.get("probe_http_content_length"), 4096);
     assert.equal((await check("limit_1k", "/ok")).metrics.get("probe_success"), 1);
   });
   await t.step("basic_auth, bearer_token, authorization reach the server", async () => {
@@ -295,7 +261,7 @@ Deno.test("on-demand: the answers blackbox gives, for each module key", async (t
 });
 
 Deno.test("on-demand: https, fail_if_ssl, tls_config.ca_file and the certificate expiry", async (t) => {
-  await using server = targetServer({ tls: true });
+  await using server = probeTargets({ tls: true });
   const probe = settings({
     http_2xx: HTTP,
     with_ca: { ...HTTP, http: { tls_config: { ca_file: TEST_CA_FILE } } },
@@ -426,7 +392,7 @@ Deno.test("on-demand: the guard refuses with 403 and no connection to the target
   await t.step(
     "a redirect hop into a refused range: 403, and that hop is never requested",
     async () => {
-      await using server = targetServer();
+      await using server = probeTargets();
       await using hop = countingListener();
       const redirecting = settings({ http_2xx: HTTP }, ["127.0.0.1/32"]);
       for (
@@ -472,7 +438,7 @@ Deno.test("on-demand: the guard refuses with 403 and no connection to the target
 });
 
 Deno.test("on-demand: bad requests, disabled, unknown module, the debug account", async (t) => {
-  await using server = targetServer();
+  await using server = probeTargets();
   const probe = settings({
     http_2xx: { ...HTTP, http: { basic_auth: { username: "u", password: "debug-secret-pw" } } },
   });

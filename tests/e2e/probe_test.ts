@@ -13,17 +13,10 @@
 
 import assert from "node:assert/strict";
 import { stringify as stringifyYaml } from "yaml";
-import {
-  type Prometheus,
-  requireTool,
-  saveArtifact,
-  startExporter,
-  startPrometheus,
-  startTargets,
-  tempDir,
-  versionOf,
-  waitFor,
-} from "./harness.ts";
+import * as harness from "./harness.ts";
+
+const { requireTool, saveArtifact, startExporter, startPrometheus, startTargets } = harness;
+const { tempDir, versionOf, waitFor } = harness;
 
 const JOB = "blackbox-style";
 
@@ -62,7 +55,7 @@ Deno.test("e2e: Prometheus scrapes /probe with the standard blackbox relabel con
     },
     args: ["--probe.modules-file", modulesFile],
   });
-  let prom: Prometheus | undefined;
+  let prom: harness.Prometheus | undefined;
   try {
     prom = await startPrometheus(prometheusBin, dir.path, {
       global: { scrape_interval: "1s", scrape_timeout: "1s", evaluation_interval: "1s" },
@@ -85,14 +78,16 @@ Deno.test("e2e: Prometheus scrapes /probe with the standard blackbox relabel con
         const m = await p.queryBy(`probe_success{job="${JOB}"}`, "instance");
         return m.size === 4 ? m : undefined;
       });
-      assert.deepEqual(Object.fromEntries(success), {
+      const byInstance = async (metric: string) =>
+        Object.fromEntries(await p.queryBy(`${metric}{job="${JOB}"}`, "instance"));
+      assert.deepEqual(Object.fromEntries(success), await byInstance("probe_success"));
+      assert.deepEqual(await byInstance("probe_success"), {
         [url.ok]: 1,
         [url.redirect]: 1,
         [url.unavailable]: 0,
         [url.hang]: 0,
       });
-      const codes = await p.queryBy(`probe_http_status_code{job="${JOB}"}`, "instance");
-      assert.deepEqual(Object.fromEntries(codes), {
+      assert.deepEqual(await byInstance("probe_http_status_code"), {
         [url.ok]: 200,
         [url.redirect]: 200,
         [url.unavailable]: 503,
@@ -162,8 +157,12 @@ Deno.test("e2e: Prometheus scrapes /probe with the standard blackbox relabel con
       );
     });
   } catch (e) {
-    await saveArtifact("probe-exporter.log", exporter.log).catch(() => {});
-    if (prom) await saveArtifact("probe-prometheus.log", prom.proc.log).catch(() => {});
+    // The logs of a failed run, for the CI artifacts.
+    const logs: [string, string | undefined][] = [
+      ["probe-exporter.log", exporter.log],
+      ["probe-prometheus.log", prom?.proc.log],
+    ];
+    for (const [name, log] of logs) if (log) await saveArtifact(name, log).catch(() => {});
     throw e;
   } finally {
     await prom?.close();

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { type ProbeReport, renderProbeExposition } from "../../lib/metrics/probe_exposition.ts";
 import { CHECK_RESULTS } from "../../lib/check/classify.ts";
 import { parseMetrics } from "../_helpers/hostile_server.ts";
+import { promtoolCheckMetrics } from "../_helpers/promtool.ts";
 
 const REPORT: ProbeReport = {
   success: false,
@@ -20,21 +21,6 @@ const REPORT: ProbeReport = {
   ssl: true,
   failedDueToRegex: false,
 };
-
-async function promtool(text: string): Promise<{ code: number; out: string }> {
-  const child = new Deno.Command("promtool", {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
-  await writer.close();
-  const out = await child.output();
-  const decoder = new TextDecoder();
-  return { code: out.code, out: decoder.decode(out.stdout) + decoder.decode(out.stderr) };
-}
 
 Deno.test("probe exposition: blackbox's families, in name order", () => {
   const text = renderProbeExposition(REPORT);
@@ -84,8 +70,8 @@ Deno.test("probe exposition: certificate expiry and Last-Modified only when know
 
 Deno.test("probe exposition: promtool check metrics finds nothing", async () => {
   for (const report of [REPORT, { ...REPORT, certExpiry: 1_900_000_000, lastModified: 1 }]) {
-    const { code, out } = await promtool(renderProbeExposition(report));
-    assert.equal(out.trim(), "");
+    const { code, findings } = await promtoolCheckMetrics(renderProbeExposition(report));
+    assert.deepEqual(findings, []);
     assert.equal(code, 0);
   }
 });
