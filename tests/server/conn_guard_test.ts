@@ -187,6 +187,8 @@ function slowloris(port: number, count: number, signal: AbortSignal) {
         await new Promise<void>((resolve, reject) => {
           socket.once("connect", resolve);
           socket.once("error", reject);
+          // Destroyed by the abort while still connecting: neither event comes.
+          socket.once("close", () => reject(new Error("closed before connecting")));
         });
         opened++;
         socket.write("GET /metrics HTTP/1.1\r\nHost: x\r\n");
