@@ -53,7 +53,12 @@ async function main(): Promise<void> {
   defaultMaxConnections();
   // A reload reads the file again with the environment the flags were read with.
   const app = new App({
-    source: { file: cli.configFile, overrides: cli.overrides, env },
+    source: {
+      file: cli.configFile,
+      probeModulesFile: cli.probeModulesFile,
+      overrides: cli.overrides,
+      env,
+    },
     logger,
     version: VERSION,
     routePrefix: cli.routePrefix,
@@ -67,13 +72,13 @@ async function main(): Promise<void> {
       Deno.exit(0);
     }, SHUTDOWN_GRACE_MS);
     stopping.abort();
-    await Promise.allSettled([app.stop(), server?.shutdown(), watching]);
+    await Promise.allSettled([app.stop(), server?.shutdown(), ...watching]);
     clearTimeout(force);
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
   Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
-  let watching: Promise<void> = Promise.resolve();
+  const watching: Promise<void>[] = [];
   // Assigned once it listens; a signal before that finds none to stop.
   let server: WebServer | undefined = undefined;
   let listening: { address: string; tls: boolean } | undefined;
@@ -112,16 +117,22 @@ async function main(): Promise<void> {
   });
   if (stopping.signal.aborted) await server.shutdown();
 
-  if (cli.configFile && cli.watchConfig) {
-    watching = watchConfigFile(cli.configFile, async () => {
-      logger.info("config file changed; reloading", { file: cli.configFile });
-      await app.reload();
-    }, { signal: stopping.signal }).catch((e) => {
-      logger.error("cannot watch the config file; reload with SIGHUP instead", {
-        err: (e as Error).message,
-      });
-    });
-  }
+  // Each file reloads the whole config when it changes (the /probe module file too).
+  const watch = (file: string | undefined, what: string) => {
+    if (!file || !cli.watchConfig) return;
+    watching.push(
+      watchConfigFile(file, async () => {
+        logger.info(`${what} changed; reloading`, { file });
+        await app.reload();
+      }, { signal: stopping.signal }).catch((e) => {
+        logger.error(`cannot watch the ${what}; reload with SIGHUP instead`, {
+          err: (e as Error).message,
+        });
+      }),
+    );
+  };
+  watch(cli.configFile, "config file");
+  watch(cli.probeModulesFile, "probe modules file");
   Deno.addSignalListener("SIGHUP", () => {
     logger.info("SIGHUP received; reloading");
     app.reload();
@@ -139,6 +150,13 @@ async function checkConfig(cli: CliOptions, env: Record<string, string>): Promis
     await loadWebConfig(cli.webConfigFile);
   }
   console.log(`Config OK: ${config.targets.length} targets`);
+  if (config.probe && (config.probe.enabled || config.probe.modules.size > 0)) {
+    console.log(
+      `  /probe ${config.probe.enabled ? "enabled" : "disabled"}; modules: ${
+        [...config.probe.modules.keys()].join(", ") || "none"
+      }`,
+    );
+  }
   for (const t of config.targets) {
     console.log(
       `  ${t.method} ${t.displayUrl} every ${formatDuration(t.intervalMs)}, timeout ${

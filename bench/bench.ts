@@ -5,7 +5,7 @@
  *
  *   deno task bench [--targets 1000,5000,20000] [--interval 10s] [--delay 50ms]
  *                   [--duration 30s] [--warmup 12s] [--only ours|blackbox]
- *                   [--json FILE] [--smoke]
+ *                   [--json FILE] [--smoke] [--probe]
  *
  * See docs/performance.md for what each figure means. It prints figures and
  * never fails on them; it exits non-zero only when something did not run.
@@ -32,6 +32,7 @@ import {
   waitForHttp,
   waitForLine,
 } from "./util.ts";
+import { probeTable, runProbeBench } from "./probe_endpoint.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const BLACKBOX = "/usr/bin/prometheus-blackbox-exporter";
@@ -52,7 +53,11 @@ const USAGE = `deno task bench [flags]
   --json FILE           also write the results as JSON (bench/results/<date>.json
                         unless --smoke; "-" for none)
   --v8-flags FLAGS      extra V8 flags for our exporter (on top of deno task start's)
-  --smoke               tiny and short, to prove the benchmark still works (CI)`;
+  --smoke               tiny and short, to prove the benchmark still works (CI)
+  --probe               only the /probe benchmark (ours vs blackbox's /probe); the full and
+                        --smoke runs include it after the target counts
+  --probe-concurrency N concurrent /probe clients (10; 2 with --smoke)
+  --probe-duration D    length of each exporter's /probe window (10s; 2s with --smoke)`;
 
 interface Options {
   targets: number[];
@@ -70,6 +75,10 @@ interface Options {
   json?: string;
   smoke: boolean;
   v8Flags?: string;
+  /** Run only the /probe benchmark. */
+  probeOnly: boolean;
+  probeConcurrency: number;
+  probeDurationMs: number;
 }
 
 function duration(value: string | undefined, fallback: number, flag: string): number {
@@ -98,6 +107,9 @@ function parseOptions(args: string[]): Options | undefined {
       json: { type: "string" },
       smoke: { type: "boolean" },
       "v8-flags": { type: "string" },
+      probe: { type: "boolean" },
+      "probe-concurrency": { type: "string" },
+      "probe-duration": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -131,6 +143,9 @@ function parseOptions(args: string[]): Options | undefined {
     json: values.json,
     smoke,
     v8Flags: values["v8-flags"],
+    probeOnly: values.probe ?? false,
+    probeConcurrency: Number(values["probe-concurrency"] ?? (smoke ? 2 : 10)),
+    probeDurationMs: duration(values["probe-duration"], smoke ? 2000 : 10_000, "probe-duration"),
   };
 }
 
@@ -879,6 +894,52 @@ async function runIdle(ts: TargetServer, opts: Options, tmp: string) {
 }
 
 // ---------------------------------------------------------------------------
+// /probe: ours vs blackbox's, one after the other (bench/probe_endpoint.ts)
+
+async function probeSection(opts: Options, tmp: string) {
+  // Targets that answer at once: the window measures the exporters, not the delay.
+  const ts = await startTargetServer({ ...opts, delayMs: 0, status: 200, size: 0 });
+  try {
+    console.log(
+      `/probe: ${opts.probeConcurrency} concurrent clients for ${opts.probeDurationMs} ms each ...`,
+    );
+    const result = await runProbeBench({
+      targetUrl: ts.url,
+      targets: 100,
+      concurrency: opts.probeConcurrency,
+      durationMs: opts.probeDurationMs,
+      tmp,
+      only: opts.only,
+      startOurs: (configFile, modulesFile, port, logFile) =>
+        spawn("uptime-exporter (probe)", Deno.execPath(), [
+          "run",
+          ...startFlags(opts.v8Flags),
+          `${ROOT}main.ts`,
+          "--config",
+          configFile,
+          "--probe.modules-file",
+          modulesFile,
+          "--listen",
+          `127.0.0.1:${port}`,
+          "--log-level",
+          "warn",
+          "--no-watch-config",
+        ], { stderrFile: logFile }),
+      startBlackbox: (modulesFile, port, logFile) =>
+        spawn("blackbox_exporter (probe)", BLACKBOX, [
+          `--config.file=${modulesFile}`,
+          `--web.listen-address=127.0.0.1:${port}`,
+          "--log.level=warn",
+        ], { stderrFile: logFile }),
+    });
+    for (const e of result.errors) console.log(`  failed: ${e}`);
+    return result;
+  } finally {
+    await ts.child.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Report
 
 async function machine() {
@@ -1013,6 +1074,7 @@ async function main(): Promise<number> {
   const ts = await startTargetServer(opts);
   const runs: Run[] = [];
   let idle: Awaited<ReturnType<typeof runIdle>> | undefined;
+  let probe: Awaited<ReturnType<typeof probeSection>> | undefined;
   const date = new Date().toISOString();
   const json = opts.json ??
     (opts.smoke ? "-" : `${ROOT}bench/results/${date.slice(0, 19).replace(/:/g, "")}.json`);
@@ -1027,12 +1089,13 @@ async function main(): Promise<number> {
       options: opts,
       idle,
       runs,
+      probe,
       elapsedSeconds: (performance.now() - started) / 1000,
     };
     Deno.writeTextFileSync(json, JSON.stringify(result, null, 2) + "\n");
   };
   try {
-    if (opts.idle && opts.only !== "blackbox") {
+    if (opts.idle && opts.only !== "blackbox" && !opts.probeOnly) {
       idle = await runIdle(ts, opts, tmp);
       console.log(
         `idle (2 targets): first /metrics ${fmt(idle.startupMs, 0)} ms after spawn, RSS ${
@@ -1040,7 +1103,7 @@ async function main(): Promise<number> {
         } MB`,
       );
     }
-    for (const n of opts.targets) {
+    for (const n of opts.probeOnly ? [] : opts.targets) {
       const run: (typeof runs)[number] = { targets: n };
       runs.push(run);
       if (opts.only !== "blackbox") {
@@ -1092,11 +1155,16 @@ async function main(): Promise<number> {
       }
       writeJson();
     }
+    probe = await probeSection(opts, tmp);
+    writeJson();
   } finally {
     await stopAll();
   }
-  const report = table(runs, opts);
-  console.log(`\n${report}`);
+  const report = opts.probeOnly ? "" : table(runs, opts);
+  if (report) console.log(`\n${report}`);
+  if (probe) {
+    console.log(`\n/probe, ${opts.probeConcurrency} concurrent clients:\n${probeTable(probe)}`);
+  }
   writeJson();
   if (json !== "-") console.log(`wrote ${json}`);
   Deno.removeSync(tmp, { recursive: true });

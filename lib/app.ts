@@ -15,6 +15,7 @@ import type {
   TargetView,
 } from "./check/engine_protocol.ts";
 import { TlsInfo } from "./check/tls_info.ts";
+import type { OnDemandAnswer, OnDemandQuery } from "./check/on_demand.ts";
 import { EngineClient } from "./check/engine_client.ts";
 import { ConfigError } from "./config/problems.ts";
 import { Exposition } from "./metrics/exposition_cache.ts";
@@ -45,6 +46,7 @@ export interface AppOptions {
 
 const NO_STATS: EngineStats = {
   inFlight: 0,
+  onDemand: 0,
   waiting: 0,
   skipped: 0,
   startDelaysMs: [],
@@ -78,7 +80,7 @@ export class App {
     this.selfMetrics = new SelfMetrics({
       version: options.version,
       targets: () => this.#config?.targets.length ?? 0,
-      inFlight: () => this.#stats.inFlight,
+      inFlight: () => this.#stats.inFlight + this.#stats.onDemand,
       waiting: () => this.#stats.waiting,
     });
     this.exposition = new Exposition(this.store, this.selfMetrics, {
@@ -94,6 +96,7 @@ export class App {
       version: options.version,
       loaded: this.#loaded,
       ready: () => this.#ready(),
+      probe: (query) => this.probe(query),
       routePrefix: options.routePrefix,
     });
     this.#engine = EngineClient.start({
@@ -173,6 +176,17 @@ export class App {
     this.#options.logger.setSecrets([...new Set([...(old?.secrets ?? []), ...config.secrets])]);
     this.store.applyConfig(config);
     this.selfMetrics.reloaded(true, Date.now() / 1000);
+  }
+
+  /** Answers one `/probe` request (the check runs in the engine); counts it here. */
+  async probe(query: OnDemandQuery): Promise<OnDemandAnswer> {
+    const reply = await this.#engine.probe(query.params, query.scrapeTimeout ?? null);
+    if (!reply) {
+      return { status: 503, contentType: "text/plain; charset=utf-8", body: "shutting down\n" };
+    }
+    for (const [module, result] of reply.probed) this.selfMetrics.probed(module, result);
+    for (const reason of reply.refused) this.selfMetrics.refused(reason);
+    return reply.answer;
   }
 
   /** Ready once the config is loaded and every target was checked once. */

@@ -33,6 +33,10 @@ import {
   mayNeedMatcher,
 } from "./body_match.ts";
 import { HttpClients } from "./http_clients.ts";
+import type { CheckResult } from "./classify.ts";
+import type { OnDemandAnswer } from "./on_demand.ts";
+import type { ProbeRefusalReason } from "./probe_refusals.ts";
+import { PROBE_DISABLED } from "../config/probe_modules.ts";
 import { failure, type ProbeResult } from "./outcome.ts";
 import { probe } from "./probe.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -50,14 +54,18 @@ export interface EngineOptions {
 
 /** Loads a config from its source. */
 async function load(source: ConfigSource): Promise<Config> {
-  if (source.text !== undefined) {
+  if (source.text !== undefined && source.probeModulesFile === undefined) {
     return buildConfig(source.text, source.overrides ?? {}, {
       env: source.env ?? {},
       fileName: source.fileName,
     });
   }
   return await loadConfig(
-    { configFile: source.file, overrides: source.overrides ?? {} },
+    {
+      configFile: source.file,
+      probeModulesFile: source.probeModulesFile,
+      overrides: source.overrides ?? {},
+    },
     { env: source.env ?? {} },
   );
 }
@@ -134,9 +142,16 @@ export class Engine {
   #skipped = 0;
   #timer?: ReturnType<typeof setTimeout>;
   #stopped = false;
+  /** The in-flight and waiting counts last sent: a change is sent within a heartbeat. */
+  #sentCounts = "";
+  #heartbeat?: ReturnType<typeof setInterval>;
   /** Loads run one after the other, in the order they were asked for. */
   #loading: Promise<void> = Promise.resolve();
   readonly #remoteMatchers = new Map<number, RemoteMatcher>();
+  /** On-demand checks (/probe) holding a slot of max_concurrent_checks, and those waiting. */
+  #probeSlots = 0;
+  readonly #probeWaiters: (() => void)[] = [];
+  #onDemand?: Promise<typeof import("./on_demand.ts")>;
   #nextMatcher = 1;
   /** Matchers of bodies too large to match inline, started by the serving side. */
   readonly #matchers = new MatcherPool({
@@ -179,6 +194,10 @@ export class Engine {
       case "stop":
         this.#loading = this.#loading.then(() => this.#stop(message.id));
         return;
+      case "probe":
+        // Not after loads: on-demand checks run alongside everything else.
+        void this.#probe(message.id, message.params, message.scrapeTimeout);
+        return;
     }
   }
 
@@ -218,29 +237,39 @@ export class Engine {
     const first = this.#config === undefined;
     this.#config = config;
     if (first) {
-      this.#scheduler = new Scheduler((target, signal) => this.#check(target, signal), {
-        maxConcurrent: config.maxConcurrentChecks,
-        onSkip: (target) => {
-          this.#skipped++;
-          if (this.#debug) {
-            this.#log("debug", "check skipped: previous check still running", {
-              url: target.displayUrl,
-            });
-          }
-          this.#schedule();
+      this.#scheduler = new Scheduler(
+        (target, signal) =>
+          this.#check(target, signal).finally(() => {
+            // The scheduler frees the slot once this settles: waiting on-demand checks go next.
+            if (this.#probeWaiters.length > 0) setTimeout(() => this.#wakeProbeWaiters(), 0);
+          }),
+        {
+          maxConcurrent: config.maxConcurrentChecks,
+          onSkip: (target) => {
+            this.#skipped++;
+            if (this.#debug) {
+              this.#log("debug", "check skipped: previous check still running", {
+                url: target.displayUrl,
+              });
+            }
+            this.#schedule();
+          },
+          onStart: (_target, lateMs) => {
+            this.#startDelays.push(lateMs);
+            this.#schedule();
+          },
         },
-        onStart: (_target, lateMs) => {
-          this.#startDelays.push(lateMs);
-          this.#schedule();
-        },
-      });
+      );
       this.#scheduler.setTargets(config.targets);
+      // Checks waiting for a slot start nothing that would send the counts.
+      this.#heartbeat = setInterval(() => this.#flush(), 1000);
       // Starting a matcher takes a moment: before the first checks, not while they run.
       if (config.targets.some(mayNeedMatcher)) this.#matchers.warm();
       this.#scheduler.start();
       return;
     }
-    this.#scheduler!.setMaxConcurrent(config.maxConcurrentChecks);
+    this.#limitScheduler();
+    this.#wakeProbeWaiters();
     // Clients cache CA files by path: drop them so edited CA files are read again.
     this.#clients.close();
     this.#scheduler!.setTargets(config.targets);
@@ -282,9 +311,14 @@ export class Engine {
   #flush(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#pending.length === 0 && this.#startDelays.length === 0 && this.#skipped === 0) {
+    const counts = `${this.#scheduler?.inFlight}/${this.#scheduler?.waiting}/${this.#probeSlots}`;
+    if (
+      this.#pending.length === 0 && this.#startDelays.length === 0 && this.#skipped === 0 &&
+      counts === this.#sentCounts
+    ) {
       return;
     }
+    this.#sentCounts = counts;
     const records = this.#pending;
     const startDelaysMs = this.#startDelays;
     const skipped = this.#skipped;
@@ -296,6 +330,7 @@ export class Engine {
       records,
       stats: {
         inFlight: this.#scheduler?.inFlight ?? 0,
+        onDemand: this.#probeSlots,
         waiting: this.#scheduler?.waiting ?? 0,
         skipped,
         startDelaysMs,
@@ -303,8 +338,87 @@ export class Engine {
     });
   }
 
+  /**
+   * One `/probe` check (on_demand.ts, loaded on the first request): the
+   * guard, a slot of the in-flight limit, the same probe as every check.
+   */
+  async #probe(id: number, params: string, scrapeTimeout: string | null): Promise<void> {
+    const probed: [string, CheckResult][] = [];
+    const refused: ProbeRefusalReason[] = [];
+    let answer: OnDemandAnswer;
+    try {
+      const { checkOnDemand } = await (this.#onDemand ??= import("./on_demand.ts"));
+      answer = await checkOnDemand({ params: new URLSearchParams(params), scrapeTimeout }, {
+        settings: () => this.#config?.probe ?? PROBE_DISABLED,
+        acquireSlot: (signal) => this.#acquireSlot(signal),
+        client: (caFile) => this.#clients.get(caFile),
+        metrics: {
+          probed: (module, result) => void probed.push([module, result]),
+          refused: (reason) => void refused.push(reason),
+        },
+        log: (msg, fields) => this.#log("info", msg, fields),
+        secrets: () => this.#config?.secrets ?? [],
+        matchers: this.#matchers,
+      });
+    } catch (e) {
+      answer = {
+        status: 500,
+        contentType: "text/plain; charset=utf-8",
+        body: `probe failed: ${(e as Error).message}\n`,
+      };
+    }
+    this.#port.postMessage({ type: "probed", id, answer, probed, refused });
+  }
+
+  /**
+   * A slot of the global in-flight limit for an on-demand check: background
+   * and on-demand checks share `max_concurrent_checks`, the scheduler's own
+   * limit shrinking by the slots on-demand checks hold.
+   */
+  #acquireSlot(signal: AbortSignal): Promise<() => void> {
+    return new Promise((resolve, reject) => {
+      const grant = () => {
+        signal.removeEventListener("abort", onAbort);
+        this.#probeSlots++;
+        this.#limitScheduler();
+        let released = false;
+        resolve(() => {
+          if (released) return;
+          released = true;
+          this.#probeSlots--;
+          this.#limitScheduler();
+          this.#wakeProbeWaiters();
+        });
+      };
+      const onAbort = () => {
+        const i = this.#probeWaiters.indexOf(grant);
+        if (i >= 0) this.#probeWaiters.splice(i, 1);
+        reject(signal.reason);
+      };
+      if (signal.aborted) return reject(signal.reason);
+      if (this.#hasFreeSlot()) return grant();
+      this.#probeWaiters.push(grant);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  #hasFreeSlot(): boolean {
+    const max = this.#config?.maxConcurrentChecks ?? 0;
+    return (this.#scheduler?.inFlight ?? 0) + this.#probeSlots < max;
+  }
+
+  #wakeProbeWaiters(): void {
+    while (this.#probeWaiters.length > 0 && this.#hasFreeSlot()) this.#probeWaiters.shift()!();
+  }
+
+  #limitScheduler(): void {
+    const max = this.#config?.maxConcurrentChecks ?? 1;
+    this.#scheduler?.setMaxConcurrent(max - this.#probeSlots);
+  }
+
   async #stop(id: number): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#heartbeat);
     await this.#scheduler?.stop();
     this.#clients.close();
     this.#matchers.close();

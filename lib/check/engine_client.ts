@@ -104,6 +104,7 @@ export class EngineClient {
         else this.#endMatcher(event.id);
         return;
       case "loaded":
+      case "probed":
       case "stopped": {
         const resolve = this.#waiting.get(event.id);
         this.#waiting.delete(event.id);
@@ -159,6 +160,23 @@ export class EngineClient {
     return reply.ok
       ? ok({ config: reply.config, added: reply.added, removed: reply.removed })
       : err(reply.failure);
+  }
+
+  /**
+   * Runs one `/probe` check in the engine (the same probe, clients and
+   * in-flight limit as every check) and resolves to its answer.
+   */
+  async probe(
+    params: URLSearchParams,
+    scrapeTimeout: string | null,
+  ): Promise<Extract<EngineEvent, { type: "probed" }> | undefined> {
+    const reply = await this.#request((id) => ({
+      type: "probe",
+      id,
+      params: params.toString(),
+      scrapeTimeout,
+    }));
+    return reply.type === "probed" ? reply : undefined;
   }
 
   /**

@@ -10,6 +10,9 @@
 import type { ConfigOverrides, TargetConfig } from "../config/schema.ts";
 import type { LogLevel } from "../util/log.ts";
 import type { ProbeResult } from "./outcome.ts";
+import type { CheckResult } from "./classify.ts";
+import type { OnDemandAnswer } from "./on_demand.ts";
+import type { ProbeRefusalReason } from "./probe_refusals.ts";
 
 /** Where the engine reads the configuration from. */
 export interface ConfigSource {
@@ -17,6 +20,8 @@ export interface ConfigSource {
   file?: string;
   /** YAML text instead of a file (tests, embedding). */
   text?: string;
+  /** A blackbox_exporter module file for `/probe` (`--probe.modules-file`). */
+  probeModulesFile?: string;
   /** File name used in error messages with `text`. Default: `config`. */
   fileName?: string;
   /** Flags and environment, stronger than the file. */
@@ -56,8 +61,10 @@ export interface ResultRecord {
 
 /** The engine's counters, sent with every batch of results. */
 export interface EngineStats {
-  /** Checks running now. */
+  /** Background checks running now. */
   readonly inFlight: number;
+  /** On-demand checks (`/probe`) running now; they share the in-flight limit. */
+  readonly onDemand: number;
   /** Checks due but waiting for a free slot. */
   readonly waiting: number;
   /** Checks skipped since the last batch (previous check of the target still running). */
@@ -74,6 +81,13 @@ export type EngineRequest =
   /** That matcher died of an uncaught error. */
   | { readonly type: "matcher-error"; readonly id: number; readonly message: string }
   | { readonly type: "load"; readonly id: number; readonly source: ConfigSource }
+  /** One `/probe` request: its query string and Prometheus' scrape-timeout header. */
+  | {
+    readonly type: "probe";
+    readonly id: number;
+    readonly params: string;
+    readonly scrapeTimeout: string | null;
+  }
   | { readonly type: "stop"; readonly id: number };
 
 /** Why a load failed: the config's problems (exit 2 at start), or a bug in the engine. */
@@ -104,6 +118,14 @@ export type EngineEvent =
     readonly stats: EngineStats;
   }
   | { readonly type: "stopped"; readonly id: number }
+  /** The answer to a `/probe` request, and what to count of it (self metrics live on the main thread). */
+  | {
+    readonly type: "probed";
+    readonly id: number;
+    readonly answer: OnDemandAnswer;
+    readonly probed: readonly (readonly [module: string, result: CheckResult])[];
+    readonly refused: readonly ProbeRefusalReason[];
+  }
   /**
    * Start (or end) a body matcher Worker for the engine: Workers started
    * from the main thread answer at once, ones started inside a Worker took

@@ -12,6 +12,29 @@ import { matchBody, type MatcherPool } from "./body_match.ts";
 import { classifyError } from "./classify.ts";
 import { formatDuration } from "../config/units.ts";
 import { type FailedResult, failure, type ProbeResult, success } from "./outcome.ts";
+import type { Result } from "../util/result.ts";
+
+/** One step of a check, for an account of it (`/probe?debug=true`). */
+export type ProbeTraceEvent =
+  | {
+    readonly kind: "request";
+    readonly method: string;
+    readonly url: string;
+    readonly atMs: number;
+  }
+  | {
+    readonly kind: "response";
+    readonly url: string;
+    readonly status: number;
+    readonly headers: Headers;
+    readonly atMs: number;
+  };
+
+/** Why a hook ended a check: the result it reports and a short reason. */
+export interface HookFailure {
+  readonly result: FailedResult;
+  readonly reason: string;
+}
 
 /** Options of {@linkcode probe}. */
 export interface ProbeOptions {
@@ -28,6 +51,24 @@ export interface ProbeOptions {
   now?: () => number;
   /** Matchers for bodies too large to match inline. Default: matchBody's shared pool. */
   matchers?: MatcherPool;
+  /**
+   * Asked before each redirect is followed; an error ends the check there,
+   * with its result and reason and no request to `url`. It may throw when
+   * `signal` aborts (the check then times out as usual). Default: every
+   * redirect is followed.
+   */
+  beforeRedirect?: (
+    url: URL,
+    options: { signal: AbortSignal },
+  ) => Promise<Result<void, HookFailure>>;
+  /**
+   * Judges the body bytes (up to the body limit) once the status and
+   * `target.bodyRegex` passed (/probe's module regexes); an error ends the
+   * check with its result. It owns `body` (it may transfer it). Default: none.
+   */
+  matchBody?: (body: Uint8Array, signal: AbortSignal) => Promise<Result<void, HookFailure>>;
+  /** Receives each request and response of the check as it happens. Default: none. */
+  trace?: (event: ProbeTraceEvent) => void;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -89,6 +130,7 @@ export async function probe(
       visited.add(`${method} ${url}`);
       // The status is that of the final response: none yet for this request.
       statusCode = 0;
+      options.trace?.({ kind: "request", method, url, atMs: performance.now() - start });
       response = await fetch(url, {
         method,
         headers,
@@ -98,6 +140,13 @@ export async function probe(
         signal: controller.signal,
       });
       statusCode = response.status;
+      options.trace?.({
+        kind: "response",
+        url,
+        status: statusCode,
+        headers: response.headers,
+        atMs: performance.now() - start,
+      });
       const location = response.headers.get("location");
       if (!target.followRedirects || !REDIRECT_STATUSES.has(response.status) || !location) break;
       await response.body?.cancel();
@@ -136,6 +185,8 @@ export async function probe(
       if (redirects > target.maxRedirects) {
         return fail("redirect", `more than ${target.maxRedirects} redirects`);
       }
+      const allowed = await options.beforeRedirect?.(next, { signal: controller.signal });
+      if (allowed && !allowed.ok) return fail(allowed.error.result, allowed.error.reason);
     }
 
     phase = "body";
@@ -156,10 +207,12 @@ export async function probe(
     ) {
       const bytes = await response.bytes();
       bodyBytes = Math.min(bytes.byteLength, target.bodyLimit);
-      if (target.bodyRegex) received = bytes.subarray(0, bodyBytes);
+      if (target.bodyRegex || options.matchBody) received = bytes.subarray(0, bodyBytes);
     } else if (response.body) {
       const reader = response.body.getReader();
-      const chunks: Uint8Array[] | undefined = target.bodyRegex ? [] : undefined;
+      const chunks: Uint8Array[] | undefined = target.bodyRegex || options.matchBody
+        ? []
+        : undefined;
       // Aborting the fetch does not always settle a read already pending on
       // its body (docs/performance.md); cancelling the reader does.
       const onAbort = () => void reader.cancel(controller.signal.reason).catch(() => {});
@@ -189,7 +242,9 @@ export async function probe(
       return fail("status", `status ${statusCode} not in ${target.validStatusCodes.source}`);
     }
     if (target.bodyRegex) {
-      const matched = await matchBody(target.bodyRegex, received, {
+      // The hook below reads the body too: the matcher gets a copy.
+      const body = options.matchBody ? received.slice() : received;
+      const matched = await matchBody(target.bodyRegex, body, {
         signal: controller.signal,
         matchers: options.matchers,
       });
@@ -212,6 +267,8 @@ export async function probe(
       }
       if (!matched.value) return fail("body", `body does not match ${target.bodyRegex.source}`);
     }
+    const judged = await options.matchBody?.(received, controller.signal);
+    if (judged && !judged.ok) return fail(judged.error.result, judged.error.reason);
     return success(measured());
   } catch (err) {
     if (timedOut) {

@@ -29,6 +29,8 @@ export interface CliOptions {
   configFile?: string;
   /** exporter-toolkit style web config (TLS, basic auth, bearer token); see web_config.ts. */
   webConfigFile?: string;
+  /** blackbox_exporter module file for `/probe` (probe_modules.ts). */
+  probeModulesFile?: string;
   overrides: ConfigOverrides;
   listen: ListenAddress;
   /**
@@ -239,6 +241,16 @@ export const FLAGS: readonly Flag[] = Object.freeze([
     group: "Web",
     description: "TLS, basic auth or bearer token of this server (exporter-toolkit format).",
     apply: file((cli, path) => (cli.webConfigFile = path)),
+  }),
+  defineFlag({
+    name: "probe.modules-file",
+    env: ["UPTIME_EXPORTER_PROBE_MODULES_FILE"],
+    kind: "value",
+    arg: "FILE",
+    group: "Web",
+    description:
+      "blackbox_exporter modules (http prober) for /probe, reloaded with the config; /probe stays off until the config enables it.",
+    apply: file((cli, path) => (cli.probeModulesFile = path)),
   }),
   defineFlag({
     name: "web.route-prefix",

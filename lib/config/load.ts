@@ -23,7 +23,7 @@ export interface LoadConfigOptions {
  * @throws {ConfigError} when the file cannot be read or the config is invalid.
  */
 export async function loadConfig(
-  cli: Pick<CliOptions, "configFile" | "overrides">,
+  cli: Pick<CliOptions, "configFile" | "overrides" | "probeModulesFile">,
   options: LoadConfigOptions = {},
 ): Promise<Config> {
   let text: string | undefined;
@@ -33,9 +33,17 @@ export async function loadConfig(
     if (!read.ok) throw new ConfigError([readProblem(path, read.error)]);
     text = read.value;
   }
+  let probeModules: { text: string; fileName: string } | undefined;
+  const modulesPath = cli.probeModulesFile;
+  if (modulesPath !== undefined) {
+    const read = await readTextFileAtMost(modulesPath, { maxBytes: DEFAULTS.maxFileBytes });
+    if (!read.ok) throw new ConfigError([readProblem(modulesPath, read.error)]);
+    probeModules = { text: read.value, fileName: modulesPath };
+  }
   return buildConfig(text, cli.overrides, {
     env: options.env ?? Deno.env.toObject(),
     fileName: path ?? "config",
+    probeModules,
   });
 }
 

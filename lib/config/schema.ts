@@ -10,6 +10,7 @@
 
 import type { BodyPattern } from "./body_regex.ts";
 import type { StatusMatcher } from "./status_codes.ts";
+import type { ProbeSettings } from "./probe_modules.ts";
 
 /** The URLs checked when nothing else is configured (the seed services). */
 export const DEFAULT_TARGETS: readonly string[] = [
@@ -94,6 +95,8 @@ export interface Config {
   /** Bucket upper bounds in seconds; empty means the histogram is off. */
   readonly histogramBuckets: readonly number[];
   readonly targets: readonly TargetConfig[];
+  /** The `/probe` endpoint's settings (probe_modules.ts). Absent: `/probe` is off. */
+  readonly probe?: ProbeSettings;
   /** Values that came from the environment or from passwords: never to be shown. */
   readonly secrets: readonly string[];
 }
@@ -121,6 +124,8 @@ export interface BuildConfigOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** File name used in error messages. Default: `config`. */
   fileName?: string;
+  /** A blackbox_exporter module file (`--probe.modules-file`), its text and name. Default: none. */
+  probeModules?: { text: string; fileName: string };
 }
 
 /** Settings allowed under `defaults` and in each target, in the order messages list them. */
@@ -142,7 +147,7 @@ const SETTING_KEYS = [
 
 /** Keys the config file accepts at each level; anything else is an error. */
 export const CONFIG_KEYS = {
-  top: ["global", "defaults", "targets"],
+  top: ["global", "defaults", "targets", "probe"],
   global: ["metric_prefix", "max_concurrent_checks", "histogram_buckets"],
   /** Allowed under `defaults` and in each target. */
   settings: SETTING_KEYS,

@@ -23,6 +23,7 @@ import {
   type TargetConfig,
 } from "./schema.ts";
 import { resolveTarget, type TargetContext } from "./target.ts";
+import { parseModulesFile, resolveProbeSection } from "./probe_modules.ts";
 
 /**
  * Builds a validated {@linkcode Config} from YAML text (or none) and overrides.
@@ -55,8 +56,17 @@ export function buildConfig(
     secrets,
     problems,
   });
-  if (problems.list.length > 0) throw new ConfigError(problems.list);
-  return { ...global, targets, secrets: [...secrets] };
+  const modulesFile = options.probeModules &&
+    parseModulesFile(options.probeModules.text, options.probeModules.fileName, { secrets });
+  const probe = resolveProbeSection(raw.probe, {
+    problems,
+    secrets,
+    fromFile: modulesFile &&
+      { modules: modulesFile.modules, fileName: options.probeModules!.fileName },
+  });
+  const all = [...problems.list, ...(modulesFile?.problems ?? [])];
+  if (all.length > 0) throw new ConfigError(all);
+  return { ...global, targets, probe, secrets: [...secrets] };
 }
 
 /** The file's top-level mapping (empty for no file or an empty one) and its line lookup. */

@@ -14,6 +14,7 @@
 import process from "node:process";
 import { Counter, Gauge, Histogram, Registry } from "./prom_client.ts";
 import { BUILD_INFO } from "../util/version.ts";
+import { PROBE_REFUSAL_REASONS } from "../check/probe_refusals.ts";
 
 /** Seconds since the epoch when this process started. */
 const START_TIME_SECONDS = Math.round(performance.timeOrigin) / 1000;
@@ -43,6 +44,8 @@ export class SelfMetrics {
   readonly #reloads: Counter;
   readonly #skipped: Counter;
   readonly #startDelay: Histogram;
+  readonly #probeRequests: Counter;
+  readonly #probeRefused: Counter;
   #version = 0;
   #reloadVersion = 0;
 
@@ -126,6 +129,22 @@ export class SelfMetrics {
     this.#reloads.inc({ outcome: "success" }, 0);
     this.#reloads.inc({ outcome: "failure" }, 0);
 
+    this.#probeRequests = new Counter({
+      name: "uptime_exporter_probe_requests_total",
+      help: "On-demand checks (/probe) by module and result.",
+      labelNames: ["module", "result"],
+      registers,
+    });
+    this.#probeRefused = new Counter({
+      name: "uptime_exporter_probe_refused_total",
+      help: `/probe requests answered without a check, by reason (${
+        PROBE_REFUSAL_REASONS.join(", ")
+      }).`,
+      labelNames: ["reason"],
+      registers,
+    });
+    for (const reason of PROBE_REFUSAL_REASONS) this.#probeRefused.inc({ reason }, 0);
+
     const cpu = (pick: (u: NodeJS.CpuUsage) => number) =>
       function (this: Counter) {
         this.reset();
@@ -184,6 +203,18 @@ export class SelfMetrics {
   /** Records how late a check started, ms (sampled live: does not bump `version`). */
   checkStarted(lateMs: number): void {
     this.#startDelay.observe(lateMs > 0 ? lateMs / 1000 : 0);
+  }
+
+  /** Counts an on-demand check (/probe) of `module` that ended with `result`. */
+  probed(module: string, result: string): void {
+    this.#probeRequests.inc({ module, result });
+    this.#version++;
+  }
+
+  /** Counts a /probe request answered without a check. */
+  refused(reason: string): void {
+    this.#probeRefused.inc({ reason });
+    this.#version++;
   }
 
   /** Counts `count` (default 1) checks skipped because their previous run had not finished. */

@@ -19,6 +19,7 @@ import type { ResultsStore } from "../metrics/results.ts";
 import { targetsResponse } from "./api.ts";
 import { renderStatusPage, STATUS_PAGE_CSP } from "./status_page.ts";
 import { err, ok, type Result } from "../util/result.ts";
+import type { OnDemandAnswer, OnDemandQuery } from "../check/on_demand.ts";
 
 /** What the handler reads and asks for. */
 export interface HandlerDeps {
@@ -36,6 +37,8 @@ export interface HandlerDeps {
   ready?: () => Result<void, string>;
   /** Path every endpoint lives under, `/` or `/a/b` (see cli.ts parseRoutePrefix). Default `/`. */
   routePrefix?: string;
+  /** Runs one on-demand check for `/probe` (on_demand.ts). Default: `/probe` answers 404. */
+  probe?: (query: OnDemandQuery) => Promise<OnDemandAnswer>;
 }
 
 /** One endpoint. */
@@ -133,6 +136,19 @@ async function serveReload(_req: Request, deps: HandlerDeps): Promise<Response> 
   return reloaded.ok ? text(200, "Reloaded\n") : text(500, `Reload failed: ${reloaded.error}\n`);
 }
 
+async function serveProbe(req: Request, deps: HandlerDeps): Promise<Response> {
+  if (!deps.probe) return text(404, "Not Found: /probe is not available\n");
+  const answer = await deps.probe({
+    params: new URL(req.url).searchParams,
+    // Not req.signal: Deno.serve aborts it after every response (and warns); the timeout bounds the check.
+    scrapeTimeout: req.headers.get("x-prometheus-scrape-timeout-seconds"),
+  });
+  return new Response(answer.body, {
+    status: answer.status,
+    headers: { "content-type": answer.contentType, "cache-control": "no-store" },
+  });
+}
+
 const READ = ["GET", "HEAD"];
 
 /** Every endpoint of the exporter; frozen, since which paths are open is read from it. */
@@ -148,6 +164,7 @@ export const ROUTES: readonly Route[] = Object.freeze(
     { path: "/-/ready", methods: READ, open: true, handle: serveReady },
     { path: "/api/v1/targets", methods: READ, open: false, handle: serveTargets },
     { path: "/-/reload", methods: ["POST", "PUT"], open: false, handle: serveReload },
+    { path: "/probe", methods: ["GET"], open: false, handle: serveProbe },
   ].map((route) => Object.freeze({ ...route, methods: Object.freeze(route.methods) })),
 );
 

@@ -721,6 +721,7 @@ const PINNED: Record<string, { aliases: string[]; env: string[] }> = {
   "config.watch": { aliases: ["watch-config"], env: [] },
   "web.listen-address": { aliases: ["listen"], env: ["UPTIME_EXPORTER_LISTEN", "PORT"] },
   "web.config.file": { aliases: [], env: ["UPTIME_EXPORTER_WEB_CONFIG"] },
+  "probe.modules-file": { aliases: [], env: ["UPTIME_EXPORTER_PROBE_MODULES_FILE"] },
   "web.route-prefix": { aliases: [], env: ["UPTIME_EXPORTER_WEB_ROUTE_PREFIX"] },
   "web.external-url": { aliases: [], env: ["UPTIME_EXPORTER_WEB_EXTERNAL_URL"] },
   "target": { aliases: [], env: ["UPTIME_EXPORTER_TARGETS"] },
@@ -745,6 +746,7 @@ const SAMPLES: Record<
     want: { hostname: "127.0.0.1", port: 9100 },
   },
   "web.config.file": { value: "/w.yml", read: (c) => c.webConfigFile, want: "/w.yml" },
+  "probe.modules-file": { value: "/b.yml", read: (c) => c.probeModulesFile, want: "/b.yml" },
   "web.route-prefix": { value: "uptime/", read: (c) => c.routePrefix, want: "/uptime" },
   "web.external-url": {
     value: "https://ops.example/uptime/",

@@ -115,7 +115,7 @@ const ALLOWED_SETTING_KEYS = ALLOWED_TARGET_KEYS.slice("url, ".length);
 
 Deno.test("CONFIG_KEYS", async (t) => {
   await t.step("the allowed keys are exported", () => {
-    assert.deepEqual(CONFIG_KEYS.top, ["global", "defaults", "targets"]);
+    assert.deepEqual(CONFIG_KEYS.top, ["global", "defaults", "targets", "probe"]);
     assert.deepEqual(CONFIG_KEYS.global, [
       "metric_prefix",
       "max_concurrent_checks",

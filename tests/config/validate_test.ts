@@ -78,7 +78,7 @@ const RE2_HINT =
 const BAD_CONFIGS: Record<string, string> = {
   "bad_unknown_key.yaml":
     // The unknown key is on line 3; its value (a block list) starts on line 4.
-    "Cannot load config: 'target' (line 3): unknown key (allowed: global, defaults, targets)",
+    "Cannot load config: 'target' (line 3): unknown key (allowed: global, defaults, targets, probe)",
   "bad_unknown_key_target.yaml":
     `Cannot load config: 'targets[0].intervall' (line 3): unknown key (allowed: ${ALLOWED_TARGET_KEYS})`,
   "bad_unknown_key_global.yaml":

@@ -3,6 +3,7 @@
  * and event-loop turns, and the bounded-staleness cache (maxStaleMs).
  */
 import assert from "node:assert/strict";
+import { promtoolCheckMetrics } from "../_helpers/promtool.ts";
 import { gunzipSync } from "node:zlib";
 import { CHECK_RESULTS } from "../../lib/check/classify.ts";
 import { buildConfig } from "../../lib/config/validate.ts";
@@ -58,18 +59,8 @@ Deno.test("a large exposition streams through gzip intact and parses", async () 
     3000 * CHECK_RESULTS.length,
   );
 
-  const promtool = new Deno.Command("promtool", {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = promtool.stdin.getWriter();
-  await writer.write(body.bytes);
-  await writer.close();
-  const { stdout, stderr } = await promtool.output();
-  const out = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
-  for (const line of out.split("\n").filter(Boolean)) {
+  const { findings } = await promtoolCheckMetrics(body.bytes);
+  for (const line of findings) {
     assert.match(line, /^sample_external_url_response_ms .*unit/i, `promtool: ${line}`);
   }
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { promtoolCheckMetrics } from "../_helpers/promtool.ts";
 import { buildConfig } from "../../lib/config/validate.ts";
 import { escapeLabelValue } from "../../lib/metrics/exposition.ts";
 import type { ProbeResult } from "../../lib/check/outcome.ts";
@@ -104,20 +105,10 @@ Deno.test("exposition renders the metrics contract", async (t) => {
     assert.ok(Math.abs(value("process_start_time_seconds") - Date.now() / 1000) < 3600);
   });
   await t.step("promtool parses it (only the _ms unit is flagged)", async () => {
-    const out = await new Deno.Command("promtool", {
-      args: ["check", "metrics"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const writer = out.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(text));
-    await writer.close();
-    const { stdout, stderr } = await out.output();
-    const problems = (new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr)).trim();
+    const { findings } = await promtoolCheckMetrics(text);
     // The seed contract forces a gauge in milliseconds; promtool only lints its name.
     const allowed = /^sample_external_url_response_ms .*(base units|unit)/i;
-    for (const line of problems.split("\n").filter(Boolean)) {
+    for (const line of findings) {
       assert.match(line, allowed, `unexpected promtool finding: ${line}`);
     }
   });

@@ -44,6 +44,8 @@ function setup(routePrefix = "/") {
     store,
     version: "1.2.3",
     routePrefix,
+    probe: () =>
+      Promise.resolve({ status: 200, contentType: "text/plain", body: "probe_success 1\n" }),
     reload: () => {
       reloads++;
       return Promise.resolve(

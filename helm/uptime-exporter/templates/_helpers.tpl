@@ -108,6 +108,7 @@ without the chart's own keys (existingConfigMap, existingSecret).
 {{- $_ := set $config $key $value }}
 {{- end }}
 {{- end }}
+{{- include "uptime-exporter.probeConfig" (dict "config" $config "Values" .Values) }}
 {{- toYaml $config }}
 {{- end }}
 
@@ -138,6 +139,22 @@ externalUrl, as the exporter itself does.
 {{- $prefix = printf "/%s" $prefix }}
 {{- end }}
 {{- $prefix }}
+{{- end }}
+
+{{/*
+The probe values (/probe, blackbox_exporter style) as the config file's probe: section.
+*/}}
+{{- define "uptime-exporter.probeConfig" -}}
+{{- $probe := .Values.probe | default dict }}
+{{- if $probe.enabled }}
+{{- if not $probe.allowedTargets }}
+{{- fail "probe.allowedTargets: list at least one entry when probe.enabled is true (every target would be refused)" }}
+{{- end }}
+{{- if hasKey .config "probe" }}
+{{- fail "set /probe either with probe.* or with config.probe, not both" }}
+{{- end }}
+{{- $_ := set .config "probe" (dict "enabled" true "allowed_targets" $probe.allowedTargets "modules" ($probe.modules | default dict)) }}
+{{- end }}
 {{- end }}
 
 {{/*
