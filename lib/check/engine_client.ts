@@ -18,8 +18,7 @@ import type {
   Port,
   ResultRecord,
 } from "./engine_protocol.ts";
-import { Engine } from "./engine.ts";
-import { type MatcherHandle, type MatchRequest, startMatcherWorker } from "./body_match.ts";
+import type { MatcherHandle, MatchRequest } from "./body_match.ts";
 import type { LogLevel } from "../util/log.ts";
 import { err, ok, type Result } from "../util/result.ts";
 
@@ -63,11 +62,16 @@ export class EngineClient {
   private constructor(options: EngineClientOptions) {
     this.#options = options;
     if (options.isolation === "inline") {
-      this.#channel = new MessageChannel();
-      new Engine(this.#channel.port2 as unknown as Port<EngineRequest, EngineEvent>);
-      this.#channel.port2.start();
-      this.#port = this.#channel.port1 as unknown as Port<EngineEvent, EngineRequest>;
-      this.#channel.port1.start();
+      // Imported only here: in the usual mode the engine's modules (config
+      // parsing, probe, re2js) load in the Worker alone, not in this isolate too.
+      const channel = this.#channel = new MessageChannel();
+      import("./engine.ts").then(({ Engine }) => {
+        new Engine(channel.port2 as unknown as Port<EngineRequest, EngineEvent>);
+        // Messages posted before this wait in the port's queue.
+        channel.port2.start();
+      }, (e) => options.onCrash?.(e));
+      this.#port = channel.port1 as unknown as Port<EngineEvent, EngineRequest>;
+      channel.port1.start();
     } else {
       this.#worker = new Worker(new URL("./engine_worker.ts", import.meta.url).href, {
         type: "module",
@@ -122,7 +126,10 @@ export class EngineClient {
     if (this.#stopping) return;
     let worker: MatcherHandle;
     try {
-      worker = startMatcherWorker();
+      // body_match.ts's startMatcherWorker, without loading body_match.ts (and re2js) here.
+      worker = new Worker(new URL("./body_match_worker.ts", import.meta.url).href, {
+        type: "module",
+      });
     } catch (e) {
       this.#port.postMessage({ type: "matcher-error", id, message: (e as Error).message });
       return;
