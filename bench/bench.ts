@@ -480,6 +480,8 @@ async function scrapeHead(url: string): Promise<Scrape> {
 function parseOurs(text: string, prefix = "sample_external_url") {
   const perTarget = new Map<string, { ms?: number; ts?: number; up?: number }>();
   const self: Record<string, number> = {};
+  /** Checks by result, over every target. */
+  const results: Record<string, number> = {};
   let up = 0;
   const rMs = `${prefix}_response_ms{url="`;
   const rTs = `${prefix}_last_check_timestamp_seconds{url="`;
@@ -509,7 +511,10 @@ function parseOurs(text: string, prefix = "sample_external_url") {
         entry.up = Number(text.slice(text.lastIndexOf(" ", j) + 1, j));
       } else if (text.startsWith(rUp, i)) {
         const line = text.slice(i, j);
-        if (line.includes('result="up"')) up += Number(line.slice(line.lastIndexOf(" ") + 1));
+        const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+        if (line.includes('result="up"')) up += value;
+        const result = /,result="([a-z]+)"/.exec(line)?.[1];
+        if (result) results[result] = (results[result] ?? 0) + value;
       }
     } else if (c === 117 /* u */ || c === 112 /* p */) {
       const line = text.slice(i, j);
@@ -518,7 +523,7 @@ function parseOurs(text: string, prefix = "sample_external_url") {
     }
     i = j + 1;
   }
-  return { perTarget, self, up };
+  return { perTarget, self, up, results };
 }
 
 /**
@@ -632,6 +637,7 @@ async function runOurs(ts: TargetServer, n: number, opts: Options, tmp: string) 
     let upAtStart = 0, upAtEnd = 0;
     let selfAtEnd: Record<string, number> = {};
     let selfAtStart: Record<string, number> | undefined;
+    let resultsAtStart: Record<string, number> = {};
     let began = false;
     for (let k = 0; k < 100_000; k++) {
       const now = Date.now();
@@ -657,6 +663,7 @@ async function runOurs(ts: TargetServer, n: number, opts: Options, tmp: string) 
       if (full) {
         upAtStart = parsed.up; // the exporter's own count, kept in the JSON
         selfAtStart = parsed.self;
+        resultsAtStart = parsed.results;
       }
       for (const [url, { ms, ts: at, up }] of parsed.perTarget) {
         if (ms === undefined || at === undefined) continue;
@@ -671,6 +678,13 @@ async function runOurs(ts: TargetServer, n: number, opts: Options, tmp: string) 
     const last = parseOurs((await scrape(metricsUrl, true)).text);
     upAtEnd = last.up;
     selfAtEnd = last.self;
+    // Checks that did not come back up in the window, by result: on healthy
+    // targets each one is a false "down" (and its reason says whose fault).
+    const failedByResult: Record<string, number> = {};
+    for (const [result, count] of Object.entries(last.results)) {
+      const delta = count - (resultsAtStart[result] ?? 0);
+      if (result !== "up" && delta > 0) failedByResult[result] = delta;
+    }
     for (const [url, { ms, ts: at, up }] of last.perTarget) {
       if (ms === undefined || at === undefined) continue;
       const atMs = at * 1000;
@@ -710,6 +724,7 @@ async function runOurs(ts: TargetServer, n: number, opts: Options, tmp: string) 
         scrapeIntervalMs: opts.scrapeIntervalMs,
         samplesSeen: samples.size,
         upCounterIncrease: upAtEnd - upAtStart,
+        failedByResult,
         selfMetrics: Object.fromEntries(
           Object.entries(selfAtEnd).filter(([k]) =>
             k.startsWith("uptime_exporter_") && !k.startsWith("uptime_exporter_build")
@@ -1020,6 +1035,12 @@ function table(runs: Run[], opts: Options) {
     if (r.oursError) lines.push(`${label.padEnd(9)}  ours       failed: ${r.oursError}`);
     if (r.blackboxError) lines.push(`${label.padEnd(9)}  blackbox   failed: ${r.blackboxError}`);
     if (r.ours) lines.push(row([label, "ours", ...cells(r.ours)], widths));
+    const failed = (r.ours?.extra as { failedByResult?: Record<string, number> } | undefined)
+      ?.failedByResult;
+    if (failed && Object.keys(failed).length > 0) {
+      const list = Object.entries(failed).map(([result, n]) => `${result} ${n}`).join(", ");
+      lines.push(`${"".padEnd(9)}  ours: checks not up in the window, by result: ${list}`);
+    }
     if (r.blackbox) {
       lines.push(row([r.ours ? "" : label, "blackbox", ...cells(r.blackbox)], widths));
     }

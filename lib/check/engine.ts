@@ -45,7 +45,7 @@ import { Scheduler } from "./scheduler.ts";
 export interface EngineOptions {
   /**
    * Most time a finished result waits before it is sent with others, ms.
-   * Default: 20 ms (results reach the store a little later, in far fewer messages).
+   * Default: 50 ms (results reach the store a little later, in far fewer messages).
    */
   flushMs?: number;
   /** Results sent at once without waiting for `flushMs`. Default: 512. */
@@ -168,7 +168,7 @@ export class Engine {
 
   constructor(port: Port<EngineRequest, EngineEvent>, options: EngineOptions = {}) {
     this.#port = port;
-    this.#flushMs = options.flushMs ?? 20;
+    this.#flushMs = options.flushMs ?? 50;
     this.#maxBatch = options.maxBatch ?? 512;
     port.addEventListener("message", (event) => this.#receive(event.data));
   }
