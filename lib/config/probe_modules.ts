@@ -257,7 +257,7 @@ export function parseModulesFile(
     checkKeys(raw, ["modules"], { path: [], problems });
     modules = resolveModules(raw.modules, ["modules"], { ...options, problems });
   }
-  return { modules, problems: problems.list.map((p) => `${fileName}: ${p}`) };
+  return { modules, problems: problems.ordered().map((p) => `${fileName}: ${p}`) };
 }
 
 /**
@@ -462,7 +462,9 @@ function statusCodes(value: unknown, s: Scope): StatusMatcher | undefined {
   }
   const codes = parseStatusCodes(value);
   if (!codes.ok) {
-    s.problems.add(path, codes.error);
+    for (const { index, message } of codes.error) {
+      s.problems.add(index === undefined ? path : [...path, index], message);
+    }
     return undefined;
   }
   return codes.value;
