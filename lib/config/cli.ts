@@ -3,8 +3,8 @@
  * table ({@linkcode FLAGS}): each flag's Prometheus-style name, its old names
  * (which keep working), its variables, how its value is read, its `--help`
  * group, default and description. `--help` ({@linkcode USAGE}) is generated
- * from the table and a test holds README's flag table to it, so adding a flag
- * is one entry here.
+ * from the table and a test holds the flag table of docs/configuration.md to
+ * it, so adding a flag is one entry here.
  *
  * Flags beat the environment; both beat the config file (buildConfig in
  * validate.ts). Syntax as in Prometheus (kingpin): `--flag value`,
@@ -101,7 +101,7 @@ export type RawValue<K extends FlagKind> = K extends "value" ? string
   : K extends "list" ? string[]
   : boolean;
 
-/** One flag: one row of `--help` and of README's flag table. */
+/** One flag: one row of `--help` and of the flag table of docs/configuration.md. */
 export interface Flag<K extends FlagKind = FlagKind> {
   /** Canonical, Prometheus-style name without the dashes, e.g. `web.listen-address`. */
   readonly name: string;
@@ -115,7 +115,7 @@ export interface Flag<K extends FlagKind = FlagKind> {
   readonly group: FlagGroup;
   /** The default as people read it (`10s`, `:8080`); empty when there is none. */
   readonly default: string;
-  /** One sentence for `--help` and README. */
+  /** One sentence for `--help` and docs/configuration.md. */
   readonly description: string;
   /** Stores the value in `cli`, or adds a problem naming `given.source`. */
   readonly apply: (cli: CliOptions, given: Given<RawValue<K>>, problems: string[]) => void;
@@ -224,8 +224,9 @@ function oneOf<T extends string>(
 
 /**
  * Every flag, in `--help` order. Problems are reported in this order too.
- * To add a flag: one entry here (and a row in README's flag table, which a
- * test compares with this table), plus its field in {@linkcode CliOptions}.
+ * To add a flag: one entry here (and a row in the flag table of
+ * docs/configuration.md, which a test compares with this table), plus its
+ * field in {@linkcode CliOptions}.
  */
 export const FLAGS: readonly Flag[] = Object.freeze([
   // -------------------------------------------------------------- Config
@@ -475,15 +476,16 @@ Exit codes: 0 ok, 1 runtime failure, 2 bad flags or configuration.`;
 }
 
 /**
- * One name of `flag` as `--help` and README show it: `--[no-]config.watch`
- * for a switch that is on by default (it is turned off with `--no-`).
+ * One name of `flag` as `--help` and docs/configuration.md show it:
+ * `--[no-]config.watch` for a switch that is on by default (it is turned off
+ * with `--no-`).
  */
 export function spelled(flag: Flag, name: string): string {
   const on = flag.kind === "switch" && flag.default === "true";
   return on ? `--[no-]${name}` : spelling(name);
 }
 
-/** A flag's name and placeholder as `--help` and README show them: `--config.file FILE`. */
+/** A flag's name and placeholder as `--help` and the docs show them: `--config.file FILE`. */
 export function usageName(flag: Flag): string {
   return `${spelled(flag, flag.name)}${flag.arg ? ` ${flag.arg}` : ""}`;
 }
