@@ -291,7 +291,7 @@ const SCRIPT = `
     $("headline").textContent = total === 0 ? "No targets configured"
       : count.down > 0 ? count.down + " of " + total + " target" + (total === 1 ? "" : "s") + " down"
       : count.pending > 0 ? "Waiting for the first check of " + count.pending + " of " + total +
-        " targets"
+        " target" + (total === 1 ? "" : "s")
       : "All " + total + " target" + (total === 1 ? "" : "s") + " up";
     for (const kind of ["down", "up", "pending"]) {
       const li = $(kind);
@@ -441,7 +441,7 @@ export function renderStatusPage(
     : count.down > 0
     ? `${count.down} of ${total} target${total === 1 ? "" : "s"} down`
     : count.pending > 0
-    ? `Waiting for the first check of ${count.pending} of ${total} targets`
+    ? `Waiting for the first check of ${count.pending} of ${total} target${total === 1 ? "" : "s"}`
     : `All ${total} target${total === 1 ? "" : "s"} up`;
   const generated = new Date(now).toISOString();
   const body = rows.map((r, i) => renderRow(r.state, r.kind, i, now)).join("\n");

@@ -123,6 +123,11 @@ Deno.test("status page", async (t) => {
       renderStatusPage(waiting.states, { now: NOW }),
       /Waiting for the first check of 2 of 2 targets/,
     );
+    const one = storeWith(`targets: ["http://a.test/"]`);
+    assert.match(
+      renderStatusPage(one.states, { now: NOW }),
+      /Waiting for the first check of 1 of 1 target</,
+    );
   });
 
   await t.step("times and reasons in human terms", () => {
