@@ -7,24 +7,16 @@
  */
 
 import assert from "node:assert/strict";
+import { promtool } from "./_helpers/promtool.ts";
 import { parse as parseYaml } from "yaml";
 import { FLAGS } from "../lib/config/cli.ts";
 import { SCRAPE_JOB } from "../scripts/alerts_example.ts";
 import { ROOT } from "./_helpers/exporter.ts";
 
-async function promtool(args: string[]): Promise<{ code: number; out: string }> {
-  const out = await new Deno.Command("promtool", {
-    args,
-    cwd: `${ROOT}/examples`,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const d = new TextDecoder();
-  return { code: out.code, out: d.decode(out.stdout) + d.decode(out.stderr) };
-}
+const EXAMPLES = `${ROOT}/examples`;
 
 Deno.test("examples/prometheus.yml: promtool check config, with its rule file", async () => {
-  const { code, out } = await promtool(["check", "config", "prometheus.yml"]);
+  const { code, out } = await promtool(["check", "config", "prometheus.yml"], { cwd: EXAMPLES });
   assert.equal(code, 0, out);
   assert.match(out, /SUCCESS: 1 rule files found/);
   assert.match(out, /SUCCESS: prometheus\.yml is valid prometheus config file syntax/);

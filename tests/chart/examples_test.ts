@@ -8,21 +8,12 @@
  */
 
 import assert from "node:assert/strict";
+import { promtool } from "../_helpers/promtool.ts";
 import { parse as parseYaml } from "yaml";
 import { ALERTS_FILE, findHelm, renderAlerts } from "../../scripts/alerts_example.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-
-async function promtool(args: string[]): Promise<{ code: number; out: string }> {
-  const out = await new Deno.Command(Deno.env.get("PROMTOOL") ?? "promtool", {
-    args,
-    cwd: `${ROOT}/examples`,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const d = new TextDecoder();
-  return { code: out.code, out: d.decode(out.stdout) + d.decode(out.stderr) };
-}
+const EXAMPLES = `${ROOT}/examples`;
 
 Deno.test("examples/alerts.yml is the chart's rules (run `deno task examples:alerts`)", async () => {
   const rendered = await renderAlerts({ helm: findHelm(Deno.env.toObject()) });
@@ -35,12 +26,12 @@ Deno.test("examples/alerts.yml is the chart's rules (run `deno task examples:ale
 
 Deno.test("examples/alerts.yml: promtool check rules and test rules", async (t) => {
   await t.step("promtool check rules", async () => {
-    const { code, out } = await promtool(["check", "rules", "alerts.yml"]);
+    const { code, out } = await promtool(["check", "rules", "alerts.yml"], { cwd: EXAMPLES });
     assert.equal(code, 0, out);
     assert.match(out, /SUCCESS: 7 rules found/);
   });
   await t.step("promtool test rules examples/alerts_test.yml", async () => {
-    const { code, out } = await promtool(["test", "rules", "alerts_test.yml"]);
+    const { code, out } = await promtool(["test", "rules", "alerts_test.yml"], { cwd: EXAMPLES });
     assert.equal(code, 0, out);
     assert.match(out, /SUCCESS/);
   });

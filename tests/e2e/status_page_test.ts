@@ -62,6 +62,15 @@ function ms(text: string): number {
   return Number(m[1]) * (m[2] === "s" ? 1000 : 1);
 }
 
+/** Waits until the exporter under `base` (ending in `/`) is ready: every target checked once. */
+async function untilReady(base: string): Promise<void> {
+  await waitFor("the exporter to be ready (every target checked once)", async () => {
+    const res = await fetch(`${base}readyz`);
+    await res.body?.cancel();
+    return res.status === 200 ? true : undefined;
+  }, { timeoutMs: 30_000 });
+}
+
 function rows(page: Page): Promise<Row[]> {
   return page.evaluate<Row[]>(READ_ROWS);
 }
@@ -92,11 +101,7 @@ Deno.test("e2e: a real browser shows the status page while checks run", async (t
       ],
     },
   });
-  await waitFor("the exporter to be ready (every target checked once)", async () => {
-    const res = await fetch(`${exporter.url}/readyz`);
-    await res.body?.cancel();
-    return res.status === 200 ? true : undefined;
-  }, { timeoutMs: 30_000 });
+  await untilReady(`${exporter.url}/`);
 
   await using browser = await Browser.launch(chromium);
   console.log(`browser over CDP: ${await browser.version()}`);
@@ -307,11 +312,7 @@ Deno.test("e2e: under a route prefix the status page refreshes and links stay in
     },
   });
   const base = `${exporter.url}/team/uptime/`;
-  await waitFor("the exporter to be ready", async () => {
-    const res = await fetch(`${base}readyz`);
-    await res.body?.cancel();
-    return res.status === 200 ? true : undefined;
-  }, { timeoutMs: 30_000 });
+  await untilReady(base);
   await using browser = await Browser.launch(chromium);
   const page = await browser.newPage();
   await page.setViewport(DESKTOP.width, DESKTOP.height);
@@ -369,11 +370,7 @@ Deno.test("e2e: a failed reload is shown on the page until a reload succeeds", a
     args: ["--no-config.watch"], // reloaded by POST /-/reload only, when the test says
     config: good,
   });
-  await waitFor("the exporter to be ready", async () => {
-    const res = await fetch(`${exporter.url}/readyz`);
-    await res.body?.cancel();
-    return res.status === 200 ? true : undefined;
-  }, { timeoutMs: 30_000 });
+  await untilReady(`${exporter.url}/`);
   await using browser = await Browser.launch(chromium);
   const page = await browser.newPage();
   await page.setViewport(DESKTOP.width, DESKTOP.height);
