@@ -596,6 +596,10 @@ Deno.test("main: bad flags or configuration exit 2 with the reason on stderr", a
     const latin1 = `${dir}/latin1.yaml`;
     await Deno.writeFile(latin1, new Uint8Array([0x74, 0x3a, 0x20, 0xe9, 0x0a]));
     const missing = `${dir}/missing.yaml`;
+    await Deno.writeTextFile(
+      `${dir}/timeout.yaml`,
+      "defaults:\n  timeout: 30s\ntargets:\n  - https://a.example/\n",
+    );
 
     /** args, env, and the exact stderr (a string) or what it must match. */
     const cases: [string, string[], Record<string, string>, string | RegExp][] = [
@@ -660,6 +664,18 @@ Deno.test("main: bad flags or configuration exit 2 with the reason on stderr", a
         [],
         { UPTIME_EXPORTER_CONFIG: FIXTURES + "bad_many_problems.yaml" },
         /^Cannot load config: 9 problems:\n( {2}'[^\n]+\n){9}$/,
+      ],
+      [
+        "a file without 'targets' (only global:)",
+        ["--config", FIXTURES + "bad_targets_missing_global.yaml"],
+        {},
+        "Cannot load config: 'targets' is required: list the URLs to check (or targets: [] to check none, e.g. for /probe only)\n",
+      ],
+      [
+        "--interval shorter than the file's defaults.timeout: both named",
+        ["--config", `${dir}/timeout.yaml`, "--interval", "10s"],
+        {},
+        "Cannot load config: '--interval': 10s is shorter than the timeout, 30s at 'defaults.timeout' (line 2); a timeout must not exceed the interval\n",
       ],
       [
         "--check-config with a bad file",
