@@ -9,7 +9,7 @@
 import { App } from "./lib/app.ts";
 import { type CliOptions, parseCli, USAGE } from "./lib/config/cli.ts";
 import { watchConfigFile } from "./lib/config/watch.ts";
-import { formatDuration } from "./lib/config/units.ts";
+import { formatDurationExact } from "./lib/config/units.ts";
 import { Logger } from "./lib/util/log.ts";
 import { VERSION, versionLine } from "./lib/util/version.ts";
 import { BadInputError } from "./lib/util/bad_input.ts";
@@ -115,6 +115,7 @@ async function main(): Promise<void> {
     targets: loaded.value.targets.length,
     route_prefix: cli.routePrefix === "/" ? undefined : cli.routePrefix,
   });
+  if (loaded.value.demoTargets) logger.info(DEMO_NOTICE);
   if (stopping.signal.aborted) await server.shutdown();
 
   // Each file reloads the whole config when it changes (the /probe module file too).
@@ -140,6 +141,14 @@ async function main(): Promise<void> {
   });
 }
 
+/** Said when nothing configured a target (log and `--check-config`); the status page says it too. */
+const DEMO_NOTICE = "using the two demo targets; set your own with --target URL or a config file";
+
+/** "1 target", "2 targets". */
+function targetCount(n: number): string {
+  return `${n} target${n === 1 ? "" : "s"}`;
+}
+
 /** `--check-config`: validates the config (and the web config), prints a summary, exits. */
 async function checkConfig(cli: CliOptions, env: Record<string, string>): Promise<void> {
   // Loaded here only: the running exporter parses its config in the check engine.
@@ -149,7 +158,8 @@ async function checkConfig(cli: CliOptions, env: Record<string, string>): Promis
     const { loadWebConfig } = await import("./lib/server/web_config.ts");
     await loadWebConfig(cli.webConfigFile);
   }
-  console.log(`Config OK: ${config.targets.length} targets`);
+  console.log(`Config OK: ${targetCount(config.targets.length)}`);
+  if (config.demoTargets) console.log(`  (${DEMO_NOTICE})`);
   if (config.probe && (config.probe.enabled || config.probe.modules.size > 0)) {
     console.log(
       `  /probe ${config.probe.enabled ? "enabled" : "disabled"}; modules: ${
@@ -158,9 +168,14 @@ async function checkConfig(cli: CliOptions, env: Record<string, string>): Promis
     );
   }
   for (const t of config.targets) {
+    const labels = Object.entries(t.labels).map(([name, value]) =>
+      `${name}=${JSON.stringify(value)}`
+    );
     console.log(
-      `  ${t.method} ${t.displayUrl} every ${formatDuration(t.intervalMs)}, timeout ${
-        formatDuration(t.timeoutMs)
+      `  ${t.method} ${t.displayUrl} every ${formatDurationExact(t.intervalMs)}, timeout ${
+        formatDurationExact(t.timeoutMs)
+      }, accepts ${t.validStatusCodes.source}${
+        labels.length ? `, labels {${labels.join(", ")}}` : ""
       }`,
     );
   }

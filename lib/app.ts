@@ -22,6 +22,7 @@ import { Exposition } from "./metrics/exposition_cache.ts";
 import { ResultsStore } from "./metrics/results.ts";
 import { SelfMetrics } from "./metrics/self_metrics.ts";
 import { createHandler } from "./server/routes.ts";
+import type { ExporterStatus } from "./server/api.ts";
 import type { Logger } from "./util/log.ts";
 import { err, ok, type Result } from "./util/result.ts";
 
@@ -71,6 +72,10 @@ export class App {
   readonly #stopping = new AbortController();
   readonly #loaded: Promise<void>;
   #resolveLoaded!: () => void;
+  /** The last reload's failure, while no reload succeeded after it. */
+  #reloadFailure?: { at: number; message: string };
+  /** Whether the first round of checks was summed up in the log. */
+  #firstRoundLogged = false;
 
   constructor(options: AppOptions) {
     this.#options = options;
@@ -98,6 +103,7 @@ export class App {
       ready: () => this.#ready(),
       probe: (query) => this.probe(query),
       routePrefix: options.routePrefix,
+      status: () => this.status,
     });
     this.#engine = EngineClient.start({
       isolation: options.isolation,
@@ -114,6 +120,11 @@ export class App {
   /** The config in force (undefined before {@linkcode App.start} resolved). */
   get config(): ConfigView | undefined {
     return this.#config;
+  }
+
+  /** Demo targets and the last reload's failure, for the status page and the API. */
+  get status(): ExporterStatus {
+    return { demoTargets: this.#config?.demoTargets ?? false, reloadFailure: this.#reloadFailure };
   }
 
   /** The check engine's latest counters. */
@@ -161,10 +172,12 @@ export class App {
         ? new ConfigError(loaded.error.problems).message
         : loaded.error.message;
       this.selfMetrics.reloaded(false, 0);
+      this.#reloadFailure = { at: Date.now(), message };
       log.error("config reload failed; keeping the running config", { err: message });
       return err(message);
     }
     const { config, added, removed } = loaded.value;
+    this.#reloadFailure = undefined;
     this.#apply(config);
     log.info("config reloaded", { targets: config.targets.length, added, removed });
     return ok(config);
@@ -227,6 +240,7 @@ export class App {
     for (const late of stats.startDelaysMs) this.selfMetrics.checkStarted(late);
     const log = this.#options.logger;
     const debug = log.enabled("debug");
+    let firstChecks = false;
     for (const { key, result, finishedAt, nextCheckAt } of records) {
       const state = this.store.get(key);
       if (!state) continue; // removed by a reload meanwhile
@@ -243,6 +257,7 @@ export class App {
       this.#readCertificate(state.target);
       const change = this.store.record(key, result, finishedAt, { nextCheckAt });
       if (!change) continue;
+      if (change.wasUp === undefined) firstChecks = true;
       if (!result.up) {
         log.info(change.wasUp === undefined ? "target is down" : "target went down", {
           url,
@@ -256,5 +271,21 @@ export class App {
         log.debug("target is up", { url });
       }
     }
+    // Only a target's first check can complete the first round (allChecked walks every target).
+    if (firstChecks) this.#logFirstRound();
+  }
+
+  /**
+   * Once every target has had its first check, says so at `info` with the
+   * counts (`first checks done: 12 up, 2 down`), so that a healthy start is
+   * visible in the log and not only its failures.
+   */
+  #logFirstRound(): void {
+    if (this.#firstRoundLogged || !this.store.allChecked()) return;
+    const states = this.store.states;
+    if (states.length === 0) return;
+    this.#firstRoundLogged = true;
+    const up = states.filter((s) => s.last?.up).length;
+    this.#options.logger.info(`first checks done: ${up} up, ${states.length - up} down`);
   }
 }

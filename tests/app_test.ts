@@ -63,6 +63,30 @@ targets:
       assert.match(metrics, new RegExp(`url="${server.url}/503"`));
       assert.ok(lines.some((l) => l.includes("config reload failed") && l.includes("ftp:")));
     });
+    await t.step("while it is the last reload, the API and the page show the failure", async () => {
+      const failure = app.status.reloadFailure;
+      assert.ok(failure && failure.at <= Date.now() && failure.at > Date.now() - 60_000);
+      const api = JSON.parse((await get("/api/v1/targets")).text);
+      assert.deepEqual(api.data.config, {
+        demoTargets: false,
+        reloadSuccessful: false,
+        lastReloadError: {
+          at: new Date(failure.at).toISOString(),
+          message: failure.message,
+        },
+      });
+      assert.match(
+        failure.message,
+        /^Cannot load config: 'targets\[0\]\.url' \(line 1\): scheme 'ftp:'/,
+      );
+      const page = (await get("/")).text;
+      assert.match(
+        page,
+        /<div id="reload" class="notice" role="alert"><strong>Config reload failed/,
+      );
+      assert.match(page, /the previous config is still running/);
+      assert.match(page, /<pre id="reload-why">Cannot load config: &#39;targets\[0\]\.url&#39;/);
+    });
     await t.step(
       "a good reload drops removed targets' series and keeps unchanged state",
       async () => {
@@ -79,6 +103,11 @@ targets:
         const metrics = (await get("/metrics")).text;
         assert.doesNotMatch(metrics, /\/503/, "removed target's series are gone");
         assert.match(metrics, /^uptime_exporter_config_last_reload_successful 1$/m);
+        assert.equal(app.status.reloadFailure, undefined, "a good reload clears the notice");
+        const api = JSON.parse((await get("/api/v1/targets")).text);
+        assert.equal(api.data.config.reloadSuccessful, true);
+        assert.equal(api.data.config.lastReloadError, null);
+        assert.match((await get("/")).text, /<div id="reload" class="notice" role="alert" hidden>/);
         const same = app.store.states.find((s) => s.target.displayUrl.endsWith("/200"))!;
         assert.equal(same, kept, "unchanged target keeps its state object");
         assert.ok(same.counts[0]! >= countBefore);

@@ -5,7 +5,7 @@
  * match and mismatch, HEAD, POST with a body, and every behaviour of the
  * hostile server); `probe_success` and `probe_http_status_code` must agree
  * for every case but the deliberate differences in {@linkcode DIFFERENCES},
- * which README's "Migrating from blackbox_exporter" lists with the same
+ * which docs/migrating.md's "Deliberate differences" lists with the same
  * reasons. A missing blackbox_exporter fails the test.
  */
 
@@ -55,7 +55,7 @@ const MODULES = {
 };
 
 /**
- * Cases where the answers differ on purpose, with the reason (README lists
+ * Cases where the answers differ on purpose, with the reason (docs/migrating.md lists
  * the same). Keyed by `module path`.
  */
 const DIFFERENCES: Record<string, { why: string }> = {

@@ -26,9 +26,13 @@ Deno.test("examples/blackbox.yml loads here (with its files in place) and in bla
       .replace("/etc/ssl/internal/ca.crt", TEST_CA_FILE)
       .replace("/etc/uptime-exporter/secrets/monitor-password", `${dir}/pw`)
       .replace("/etc/uptime-exporter/secrets/api-token", `${dir}/token`);
-    const config = buildConfig("probe: {enabled: true, allowed_targets: ['*.example.com']}", {}, {
-      probeModules: { text, fileName: "blackbox.yml" },
-    });
+    const config = buildConfig(
+      "targets: []\nprobe: {enabled: true, allowed_targets: ['*.example.com']}",
+      {},
+      {
+        probeModules: { text, fileName: "blackbox.yml" },
+      },
+    );
     assert.deepEqual([...config.probe!.modules.keys()], [
       "http_2xx",
       "http_post_2xx",

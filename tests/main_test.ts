@@ -121,3 +121,76 @@ Deno.test("main honours PORT and UPTIME_EXPORTER_* from the environment", async 
     assert.equal((await child.status).code, 0);
   }
 });
+
+/** The JSON log records of an exporter whose `msg` is `msg`. */
+function records(lines: readonly string[], msg: string): Record<string, unknown>[] {
+  return lines.flatMap((line) => {
+    try {
+      const record = JSON.parse(line);
+      return record.msg === msg ? [record] : [];
+    } catch {
+      return []; // not JSON: Deno's own messages
+    }
+  });
+}
+
+Deno.test("main: the first ten minutes of a new user", async (t) => {
+  await using target = serve((req) =>
+    new Response("ok", { status: new URL(req.url).pathname === "/down" ? 503 : 200 })
+  );
+  await t.step(
+    "nothing configured: the two demo targets, said in the log and the API",
+    async () => {
+      // The demo URLs are third-party: the checks may fail here (no internet); only what is said counts.
+      await using exporter = await startExporter({ args: ["--interval", "1h"] });
+      const notice = "using the two demo targets; set your own with --target URL or a config file";
+      await until(() => records(exporter.lines, notice).length === 1);
+      assert.equal(records(exporter.lines, notice)[0]!.level, "info");
+      const api = JSON.parse((await exporter.get("/api/v1/targets")).text);
+      assert.equal(api.data.config.demoTargets, true);
+      assert.match((await exporter.get("/")).text, /These are the two demo targets/);
+    },
+  );
+  await t.step("--target: no demo notice", async () => {
+    await using exporter = await startExporter({ args: ["--target", `${target.url}/up`] });
+    await until(() => records(exporter.lines, "first checks done: 1 up, 0 down").length === 1);
+    assert.ok(!exporter.lines.some((l) => l.includes("demo targets")));
+    const api = JSON.parse((await exporter.get("/api/v1/targets")).text);
+    assert.equal(api.data.config.demoTargets, false);
+  });
+  await t.step("at info, one summary line after the first round of checks", async () => {
+    await using exporter = await startExporter({
+      args: [
+        "--log-level",
+        "info",
+        "--interval",
+        "300ms",
+        "--target",
+        `${target.url}/up`,
+        "--target",
+        `${target.url}/down`,
+      ],
+    });
+    const summary = "first checks done: 1 up, 1 down";
+    await until(() => records(exporter.lines, summary).length === 1);
+    assert.equal(records(exporter.lines, summary)[0]!.level, "info");
+    // Later rounds say nothing more.
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(exporter.lines.filter((l) => l.includes("first checks done")).length, 1);
+  });
+  await t.step("no host (the default :8080): one port for IPv4 and IPv6", async () => {
+    // `:0` is the default's form on a free port: every address, so not only loopback,
+    // for the few hundred milliseconds of this step (the main PORT test above does the same).
+    await using exporter = await startExporter({
+      args: ["--listen", ":0", "--target", target.url],
+    });
+    const address = String(records(exporter.lines, "listening")[0]!.address);
+    assert.match(address, /^\[::\]:\d+$/, "dual-stack [::] where the host has IPv6");
+    const port = address.slice(address.lastIndexOf(":") + 1);
+    for (const host of ["127.0.0.1", "[::1]"]) {
+      const res = await fetch(`http://${host}:${port}/healthz`);
+      assert.equal(res.status, 200, host);
+      assert.equal(await res.text(), "OK\n");
+    }
+  });
+});

@@ -85,6 +85,7 @@ function viewOf(config: Config): ConfigView {
       timeoutMs,
     })),
     secrets: config.secrets,
+    demoTargets: config.demoTargets,
   };
 }
 

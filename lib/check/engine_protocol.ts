@@ -47,6 +47,8 @@ export interface ConfigView {
   readonly targets: readonly TargetView[];
   /** Values never to be shown (passwords, `${VAR}` expansions): the logger masks them. */
   readonly secrets: readonly string[];
+  /** The targets are the two demo URLs: nothing configured any (schema.ts DEFAULT_TARGETS). */
+  readonly demoTargets: boolean;
 }
 
 /** One finished check. */

@@ -10,8 +10,8 @@
  *
  * What it cannot do: fetch resolves the name again after this check (it cannot
  * be pinned to an address), so a DNS server that answers differently the
- * second time can still steer the connection (README: "What the guard cannot
- * do").
+ * second time can still steer the connection (docs/migrating.md: "What the
+ * SSRF guard does, and what it cannot do").
  *
  * @module
  */

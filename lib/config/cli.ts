@@ -3,8 +3,8 @@
  * table ({@linkcode FLAGS}): each flag's Prometheus-style name, its old names
  * (which keep working), its variables, how its value is read, its `--help`
  * group, default and description. `--help` ({@linkcode USAGE}) is generated
- * from the table and a test holds README's flag table to it, so adding a flag
- * is one entry here.
+ * from the table and a test holds the flag table of docs/configuration.md to
+ * it, so adding a flag is one entry here.
  *
  * Flags beat the environment; both beat the config file (buildConfig in
  * validate.ts). Syntax as in Prometheus (kingpin): `--flag value`,
@@ -13,15 +13,43 @@
  * @module
  */
 
-import { ConfigError } from "./problems.ts";
+import { BadInputError } from "../util/bad_input.ts";
 import type { ConfigOverrides } from "./schema.ts";
 import { parseDuration } from "./units.ts";
 import type { LogFormat, LogLevel } from "../util/log.ts";
 
 /** Where the HTTP server listens. */
 export interface ListenAddress {
+  /**
+   * The address to listen on; empty means every address: `[::]`, which on
+   * Linux also accepts IPv4 (unless `net.ipv6.bindv6only` is set), and
+   * `0.0.0.0` where IPv6 is unavailable (server.ts).
+   */
   hostname: string;
   port: number;
+}
+
+/** Flags or variables that cannot be used; `problems` holds every reason found. */
+export class FlagError extends BadInputError {
+  /** One line per problem, each naming its flag or variable. */
+  readonly problems: readonly string[];
+
+  /**
+   * @example
+   * ```ts
+   * new FlagError(["Unknown option '--x' (see --help)"]).message;
+   * // "Bad flag: Unknown option '--x' (see --help)"
+   * ```
+   */
+  constructor(problems: readonly string[]) {
+    super(
+      problems.length === 1
+        ? `Bad flag: ${problems[0]}`
+        : `Bad flags: ${problems.length} problems:\n  ${problems.join("\n  ")}`,
+    );
+    this.name = "FlagError";
+    this.problems = problems;
+  }
 }
 
 /** Everything the command line and environment decide. */
@@ -73,7 +101,7 @@ export type RawValue<K extends FlagKind> = K extends "value" ? string
   : K extends "list" ? string[]
   : boolean;
 
-/** One flag: one row of `--help` and of README's flag table. */
+/** One flag: one row of `--help` and of the flag table of docs/configuration.md. */
 export interface Flag<K extends FlagKind = FlagKind> {
   /** Canonical, Prometheus-style name without the dashes, e.g. `web.listen-address`. */
   readonly name: string;
@@ -87,7 +115,7 @@ export interface Flag<K extends FlagKind = FlagKind> {
   readonly group: FlagGroup;
   /** The default as people read it (`10s`, `:8080`); empty when there is none. */
   readonly default: string;
-  /** One sentence for `--help` and README. */
+  /** One sentence for `--help` and docs/configuration.md. */
   readonly description: string;
   /** Stores the value in `cli`, or adds a problem naming `given.source`. */
   readonly apply: (cli: CliOptions, given: Given<RawValue<K>>, problems: string[]) => void;
@@ -96,13 +124,24 @@ export interface Flag<K extends FlagKind = FlagKind> {
 const LOG_LEVELS: LogLevel[] = ["debug", "info", "warn", "error"];
 const LOG_FORMATS: LogFormat[] = ["logfmt", "json"];
 
-/** Parses `[HOST]:PORT`, `PORT`, `[::1]:PORT`; returns undefined when malformed. */
+/**
+ * Parses `[HOST]:PORT`, `PORT`, `[::1]:PORT`; no host (`:8080`) is every
+ * address, IPv4 and IPv6 (hostname `""`, see {@linkcode ListenAddress}).
+ *
+ * @example
+ * ```ts
+ * parseListen(":8080"); // { hostname: "", port: 8080 }
+ * parseListen("[::1]:9000"); // { hostname: "::1", port: 9000 }
+ * ```
+ *
+ * @returns the address, or undefined when malformed.
+ */
 export function parseListen(value: string): ListenAddress | undefined {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? /^()()(\d+)$/.exec(value);
   if (!match) return undefined;
   const port = Number(match[3]);
   if (port > 65535) return undefined;
-  return { hostname: match[1] || match[2] || "0.0.0.0", port };
+  return { hostname: match[1] || match[2] || "", port };
 }
 
 /** One path segment of a route prefix: URL path characters, not `.` or `..`. */
@@ -146,11 +185,12 @@ function positiveDuration(
   return (cli, { value, source }, problems) => {
     const ms = parseDuration(value);
     if (ms === undefined || ms <= 0) {
-      problems.push(`${source}: '${value}' is not a positive duration (use e.g. 250ms, 10s, 1m)`);
+      problems.push(`'${source}': '${value}' is not a positive duration (use e.g. 250ms, 10s, 1m)`);
       return;
     }
     cli.overrides[key] = ms;
     cli.overrides.sources![key] = source;
+    (cli.overrides.written ??= {})[key] = value.trim();
   };
 }
 
@@ -159,7 +199,7 @@ function file(
   set: (cli: CliOptions, path: string) => void,
 ): (cli: CliOptions, given: Given<string>, problems: string[]) => void {
   return (cli, { value, source }, problems) => {
-    if (value === "") problems.push(`${source}: must name a file`);
+    if (value === "") problems.push(`'${source}': must name a file`);
     else set(cli, value);
   };
 }
@@ -178,14 +218,15 @@ function oneOf<T extends string>(
 ): (cli: CliOptions, given: Given<string>, problems: string[]) => void {
   return (cli, { value, source }, problems) => {
     if (allowed.includes(value as T)) set(cli, value as T);
-    else problems.push(`${source}: '${value}' is not one of ${allowed.join(", ")}`);
+    else problems.push(`'${source}': '${value}' is not one of ${allowed.join(", ")}`);
   };
 }
 
 /**
  * Every flag, in `--help` order. Problems are reported in this order too.
- * To add a flag: one entry here (and a row in README's flag table, which a
- * test compares with this table), plus its field in {@linkcode CliOptions}.
+ * To add a flag: one entry here (and a row in the flag table of
+ * docs/configuration.md, which a test compares with this table), plus its
+ * field in {@linkcode CliOptions}.
  */
 export const FLAGS: readonly Flag[] = Object.freeze([
   // -------------------------------------------------------------- Config
@@ -226,11 +267,12 @@ export const FLAGS: readonly Flag[] = Object.freeze([
     arg: "[HOST]:PORT",
     group: "Web",
     default: ":8080",
-    description: "Address to listen on, all interfaces by default; [::1]:9000 for IPv6.",
+    description:
+      "Address to listen on; no host: every address, IPv4 and IPv6 ([::], or 0.0.0.0 without IPv6); e.g. 127.0.0.1:9000, [::1]:9000.",
     apply(cli, { value, source }, problems) {
       const parsed = parseListen(value);
       if (parsed) cli.listen = parsed;
-      else problems.push(`${source}: '${value}' is not [HOST]:PORT`);
+      else problems.push(`'${source}': '${value}' is not [HOST]:PORT`);
     },
   }),
   defineFlag({
@@ -263,7 +305,7 @@ export const FLAGS: readonly Flag[] = Object.freeze([
     apply(cli, { value, source }, problems) {
       const prefix = parseRoutePrefix(value);
       if (prefix) cli.routePrefix = prefix;
-      else problems.push(`${source}: '${value}' is not a URL path (e.g. /uptime)`);
+      else problems.push(`'${source}': '${value}' is not a URL path (e.g. /uptime)`);
     },
   }),
   defineFlag({
@@ -281,7 +323,7 @@ export const FLAGS: readonly Flag[] = Object.freeze([
       } catch { /* reported below */ }
       const prefix = url ? parseRoutePrefix(url.pathname) : undefined;
       if (!url || !/^https?:$/.test(url.protocol) || !prefix || url.search || url.hash) {
-        problems.push(`${source}: '${value}' is not an absolute http(s) URL without query`);
+        problems.push(`'${source}': '${value}' is not an absolute http(s) URL without query`);
         return;
       }
       cli.externalUrl = url.href;
@@ -294,8 +336,9 @@ export const FLAGS: readonly Flag[] = Object.freeze([
     kind: "list",
     arg: "URL",
     group: "Checks",
-    default: "the two seed URLs",
-    description: "URL to check; repeatable; replaces the config file's targets.",
+    default: "the two demo URLs",
+    description:
+      "URL to check; repeatable (the variable: URLs separated by commas or spaces); replaces the config file's targets.",
     apply(cli, { value, source }) {
       if (value.length === 0) return;
       cli.overrides.targets = value;
@@ -422,6 +465,7 @@ export function usage(): string {
 
 Checks URLs in the background and serves Prometheus metrics about them.
 Flags win over environment variables, both over the config file.
+Without --config.file or --target it checks two demo URLs.
 
 ${sections.join("\n\n")}
 
@@ -432,15 +476,16 @@ Exit codes: 0 ok, 1 runtime failure, 2 bad flags or configuration.`;
 }
 
 /**
- * One name of `flag` as `--help` and README show it: `--[no-]config.watch`
- * for a switch that is on by default (it is turned off with `--no-`).
+ * One name of `flag` as `--help` and docs/configuration.md show it:
+ * `--[no-]config.watch` for a switch that is on by default (it is turned off
+ * with `--no-`).
  */
 export function spelled(flag: Flag, name: string): string {
   const on = flag.kind === "switch" && flag.default === "true";
   return on ? `--[no-]${name}` : spelling(name);
 }
 
-/** A flag's name and placeholder as `--help` and README show them: `--config.file FILE`. */
+/** A flag's name and placeholder as `--help` and the docs show them: `--config.file FILE`. */
 export function usageName(flag: Flag): string {
   return `${spelled(flag, flag.name)}${flag.arg ? ` ${flag.arg}` : ""}`;
 }
@@ -516,7 +561,7 @@ function fromEnv(
     if (flag.kind === "list") return { value: value.split(/[\s,]+/).filter(Boolean), source: name };
     if (flag.kind === "value") return { value, source: name };
     if (/^(true|false)$/.test(value)) return { value: value === "true", source: name };
-    problems.push(`${name}: '${value}' is not true or false`);
+    problems.push(`'${name}': '${value}' is not true or false`);
     return undefined;
   }
   return undefined;
@@ -526,7 +571,7 @@ function fromEnv(
 function defaults(): CliOptions {
   return {
     overrides: { sources: {} },
-    listen: { hostname: "0.0.0.0", port: 8080 },
+    listen: { hostname: "", port: 8080 },
     routePrefix: "/",
     logLevel: "info",
     logFormat: "logfmt",
@@ -543,11 +588,11 @@ function defaults(): CliOptions {
  * @example
  * ```ts
  * const cli = parseCli(["--web.listen-address=:9000", "--check.interval", "1m30s"], {});
- * cli.listen; // { hostname: "0.0.0.0", port: 9000 }
+ * cli.listen; // { hostname: "", port: 9000 } (every address)
  * cli.overrides.intervalMs; // 90000
  * ```
  *
- * @throws {ConfigError} listing every bad flag or variable.
+ * @throws {FlagError} listing every bad flag or variable.
  */
 export function parseCli(
   args: string[],
@@ -555,7 +600,7 @@ export function parseCli(
 ): CliOptions {
   const problems: string[] = [];
   const raw = readArgs(args, problems);
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new FlagError(problems);
   const cli = defaults();
   const applied = new Set<string>();
   for (const flag of FLAGS) {
@@ -568,7 +613,7 @@ export function parseCli(
       problems,
     );
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new FlagError(problems);
   // As in Prometheus: the route prefix defaults to the external URL's path.
   if (cli.externalUrl && !applied.has("web.route-prefix")) {
     cli.routePrefix = parseRoutePrefix(new URL(cli.externalUrl).pathname)!;

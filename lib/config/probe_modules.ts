@@ -73,7 +73,7 @@ export const PROBE_SECTION_KEYS = ["enabled", "allowed_targets", "modules"] as c
 
 /**
  * Every blackbox module key this exporter supports, with what it does here
- * (README's "Migrating from blackbox_exporter" table lists the same rows).
+ * (docs/migrating.md's "Module keys" table lists the same rows).
  */
 export const MODULE_KEYS: readonly { readonly key: string; readonly ours: string }[] = [
   { key: "prober", ours: "must be `http`" },
@@ -168,7 +168,7 @@ const REFUSED_GROUPS: readonly { readonly why: string; readonly keys: readonly s
   },
 ];
 
-/** Blackbox keys refused at load, and why (README's table lists them too). */
+/** Blackbox keys refused at load, and why (docs/migrating.md's table lists them too). */
 export const REFUSED_MODULE_KEYS: readonly { readonly key: string; readonly why: string }[] =
   REFUSED_GROUPS.flatMap((g) => g.keys.map((key) => ({ key, why: g.why })));
 
@@ -257,7 +257,7 @@ export function parseModulesFile(
     checkKeys(raw, ["modules"], { path: [], problems });
     modules = resolveModules(raw.modules, ["modules"], { ...options, problems });
   }
-  return { modules, problems: problems.list.map((p) => `${fileName}: ${p}`) };
+  return { modules, problems: problems.ordered().map((p) => `${fileName}: ${p}`) };
 }
 
 /**
@@ -462,7 +462,9 @@ function statusCodes(value: unknown, s: Scope): StatusMatcher | undefined {
   }
   const codes = parseStatusCodes(value);
   if (!codes.ok) {
-    s.problems.add(path, codes.error);
+    for (const { index, message } of codes.error) {
+      s.problems.add(index === undefined ? path : [...path, index], message);
+    }
     return undefined;
   }
   return codes.value;

@@ -49,7 +49,9 @@ export class ConfigError extends BadInputError {
 
 /**
  * Collects problems with their paths, each once, and puts the file line of
- * the field in front of the message.
+ * the field in front of the message. {@linkcode Problems.ordered} lists them
+ * as people read a file: problems of the file as a whole (and of flags, which
+ * have no line) first, then by line.
  *
  * @example
  * ```ts
@@ -61,6 +63,8 @@ export class ConfigError extends BadInputError {
 export class Problems {
   /** Every problem so far, in the order found. */
   readonly list: string[] = [];
+  /** The sort key of each entry of `list`: its line, -1 without one, Infinity when not looked up. */
+  readonly #lines: number[] = [];
   readonly #seen = new Set<string>();
   readonly #lineOf: (path: Path) => number | undefined;
 
@@ -71,17 +75,54 @@ export class Problems {
 
   /** Adds a problem once: a bad `defaults` value is reported once, not once per target. */
   add(path: Path, message: string): void {
-    // Finding a line can cost a walk of a long mapping: done only for the
-    // problems the message shows, so thousands of problems stay linear.
-    const line = path.length > 0 && this.list.length < MAX_PROBLEMS_SHOWN
+    const line = this.#line(path);
+    const where = path.length > 0 ? `'${formatPath(path)}'` : "config";
+    this.#push(`${where}${line ? ` (line ${line})` : ""}: ${message}`, line);
+  }
+
+  /** Adds a problem of the file as a whole, worded in full (listed before the per-line ones). */
+  addWhole(message: string): void {
+    this.#push(message, -1);
+  }
+
+  /**
+   * A field as another problem's message names it: `'defaults.timeout' (line 3)`.
+   *
+   * @example
+   * ```ts
+   * new Problems(() => 3).describe(["defaults", "timeout"]); // "'defaults.timeout' (line 3)"
+   * ```
+   */
+  describe(path: Path): string {
+    const line = this.#line(path);
+    return `'${formatPath(path)}'${line ? ` (line ${line})` : ""}`;
+  }
+
+  /** Every problem, problems without a line first, then by line (ties in the order found). */
+  ordered(): string[] {
+    return this.list
+      .map((problem, i) => ({ problem, line: this.#lines[i]!, i }))
+      .sort((a, b) => a.line - b.line || a.i - b.i)
+      .map((entry) => entry.problem);
+  }
+
+  /**
+   * The line of `path`, or undefined. Finding a line can cost a walk of a
+   * long mapping: done only while the problems fit in the message, so
+   * thousands of problems stay linear.
+   */
+  #line(path: Path): number | undefined {
+    return path.length > 0 && this.list.length < MAX_PROBLEMS_SHOWN
       ? this.#lineOf(path)
       : undefined;
-    const where = path.length > 0 ? `'${formatPath(path)}'` : "config";
-    const problem = `${where}${line ? ` (line ${line})` : ""}: ${message}`;
-    if (!this.#seen.has(problem)) {
-      this.#seen.add(problem);
-      this.list.push(problem);
-    }
+  }
+
+  #push(problem: string, line: number | undefined): void {
+    if (this.#seen.has(problem)) return;
+    this.#seen.add(problem);
+    this.list.push(problem);
+    // Beyond the shown ones lines are not looked up: they keep their order, at the end.
+    this.#lines.push(line ?? (this.list.length <= MAX_PROBLEMS_SHOWN ? -1 : Infinity));
   }
 }
 

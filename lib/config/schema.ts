@@ -12,7 +12,12 @@ import type { BodyPattern } from "./body_regex.ts";
 import type { StatusMatcher } from "./status_codes.ts";
 import type { ProbeSettings } from "./probe_modules.ts";
 
-/** The URLs checked when nothing else is configured (the seed services). */
+/**
+ * The two demo URLs: checked only when neither a config file nor a target
+ * flag or variable is given, so that a first `deno task start` shows
+ * something (the log and the status page say they are demo targets). A
+ * config file without `targets` is an error, never a switch to these.
+ */
 export const DEFAULT_TARGETS: readonly string[] = [
   "https://httpstat.us/503",
   "https://httpstat.us/200",
@@ -99,6 +104,8 @@ export interface Config {
   readonly probe?: ProbeSettings;
   /** Values that came from the environment or from passwords: never to be shown. */
   readonly secrets: readonly string[];
+  /** True when the targets are the {@linkcode DEFAULT_TARGETS}: nothing configured any. */
+  readonly demoTargets: boolean;
 }
 
 /** Values from flags and environment variables, stronger than the file. */
@@ -116,6 +123,8 @@ export interface ConfigOverrides {
    * Default: the flag names.
    */
   sources?: Partial<Record<"targets" | "intervalMs" | "timeoutMs" | "metricPrefix", string>>;
+  /** The durations as written (`10s`), so that a message shows what the user typed. */
+  written?: Partial<Record<"intervalMs" | "timeoutMs", string>>;
 }
 
 /** Options of `buildConfig` (validate.ts). */

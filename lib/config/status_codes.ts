@@ -30,31 +30,39 @@ export function statusAccepted(matcher: StatusMatcher, code: number): boolean {
   return matcher.ranges.some(([lo, hi]) => code >= lo && code <= hi);
 }
 
+/** One bad entry of a status code list: its index in a YAML list (none for a scalar), and why. */
+export interface StatusCodeProblem {
+  readonly index?: number;
+  readonly message: string;
+}
+
 /**
  * Parses accepted status codes from a YAML value: a number, a string, or a list
- * of numbers and strings such as `[2xx, 301]`.
+ * of numbers and strings such as `[2xx, 301]`. Every bad entry is reported,
+ * not only the first.
  *
- * @returns the matcher, or an error message for the config's problem list.
+ * @returns the matcher, or one problem per bad entry (with its list index).
  *
  * @example
  * ```ts
  * const codes = parseStatusCodes(["2xx", 301]);
  * if (codes.ok) codes.value.ranges; // [[200, 299], [301, 301]]
- * parseStatusCodes("6xx"); // err("'6xx' is not a status code, class (2xx) or range (200-299)")
+ * parseStatusCodes(["2xx", 99, "700-800"]);
+ * // err([{index: 1, message: "'99' is not …"}, {index: 2, message: "'700-800' is not …"}])
  * ```
  */
-export function parseStatusCodes(value: unknown): Result<StatusMatcher, string> {
-  const items = Array.isArray(value)
-    ? value
-    : typeof value === "string"
-    ? value.split(",")
-    : [value];
-  if (items.length === 0) return err("must list at least one status code");
+export function parseStatusCodes(value: unknown): Result<StatusMatcher, StatusCodeProblem[]> {
+  const list = Array.isArray(value);
+  const items = list ? value : typeof value === "string" ? value.split(",") : [value];
+  if (items.length === 0) return err([{ message: "must list at least one status code" }]);
   const ranges: [number, number][] = [];
   const parts: string[] = [];
-  for (const item of items) {
+  const problems: StatusCodeProblem[] = [];
+  items.forEach((item: unknown, i: number) => {
+    const index = list ? i : undefined;
     if (typeof item !== "string" && typeof item !== "number") {
-      return err(notACode(JSON.stringify(item)));
+      problems.push({ index, message: notACode(JSON.stringify(item)) });
+      return;
     }
     const text = String(item).trim().toLowerCase();
     let range: [number, number] | undefined;
@@ -68,11 +76,13 @@ export function parseStatusCodes(value: unknown): Result<StatusMatcher, string> 
       range = [Number(text), Number(text)];
     }
     if (!range || range[0] < 100 || range[1] > 599 || range[0] > range[1]) {
-      return err(notACode(String(item)));
+      problems.push({ index, message: notACode(String(item)) });
+      return;
     }
     ranges.push(range);
     parts.push(text);
-  }
+  });
+  if (problems.length > 0) return err(problems);
   return ok({ source: parts.join(","), ranges });
 }
 

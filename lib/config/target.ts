@@ -26,7 +26,7 @@ import {
 } from "./schema.ts";
 import { type BodyPattern, parseBodyRegex } from "./body_regex.ts";
 import { parseStatusCodes, type StatusMatcher } from "./status_codes.ts";
-import { parseByteSize, parseDuration } from "./units.ts";
+import { formatDurationExact, parseByteSize, parseDuration } from "./units.ts";
 
 /** What resolving one target needs: where it is, and what all targets share. */
 export interface TargetContext {
@@ -215,50 +215,81 @@ function resolveUrl(s: Scope): ResolvedUrl {
   return { ...split, displayUrl: redactUrl(parsed.href) };
 }
 
+/**
+ * Where a duration came from, from the most specific: the target's own key,
+ * a flag or variable, the file's `defaults`, the built-in default.
+ */
+interface DurationOrigin {
+  readonly rank: 3 | 2 | 1 | 0;
+  /** The field or flag to name; none for the built-in default. */
+  readonly path?: Path;
+  /** The value as written (`10s`), or formatted exactly when it was a number. */
+  readonly text: string;
+}
+
 function resolveTiming(s: Scope): { intervalMs: number; timeoutMs: number } {
-  const { overrides } = s;
-  const intervalMs = duration(s, "interval", {
-    fallback: DEFAULTS.intervalMs,
-    override: overrides.intervalMs,
-  });
+  const interval = duration(s, "interval", { fallback: DEFAULTS.intervalMs });
   // Without an explicit timeout, the default never exceeds the interval.
-  const timeoutMs = duration(s, "timeout", {
-    fallback: Math.min(DEFAULTS.timeoutMs, intervalMs),
-    override: overrides.timeoutMs,
-  });
-  if (timeoutMs > intervalMs) {
-    // Blame the target's own setting; when both come from defaults, blame defaults once.
-    const where: Path = s.raw.timeout !== undefined
-      ? [...s.path, "timeout"]
-      : s.raw.interval !== undefined
-      ? [...s.path, "interval"]
-      : overrides.timeoutMs !== undefined
-      ? [overrides.sources?.timeoutMs ?? "--timeout"]
-      : ["defaults", "timeout"];
-    s.problems.add(
-      where,
-      `timeout (${timeoutMs}ms) must not be longer than interval (${intervalMs}ms)`,
-    );
+  const timeout = duration(s, "timeout", { fallback: Math.min(DEFAULTS.timeoutMs, interval.ms) });
+  if (interval.valid && timeout.valid && timeout.ms > interval.ms) {
+    timeoutTooLong(s, interval, timeout);
   }
-  return { intervalMs, timeoutMs };
+  return { intervalMs: interval.ms, timeoutMs: timeout.ms };
+}
+
+/**
+ * Reports a timeout longer than the interval, naming both and where each came
+ * from. The problem is filed under the more specific of the two (a target's
+ * own key over a flag over `defaults`; the timeout on a tie), so that
+ * `--interval 10s` with `defaults.timeout: 30s` blames the flag and names the
+ * file's line rather than blaming a line the user did not change.
+ */
+function timeoutTooLong(
+  s: Scope,
+  interval: { ms: number; origin: DurationOrigin },
+  timeout: { ms: number; origin: DurationOrigin },
+): void {
+  const blameTimeout = timeout.origin.rank >= interval.origin.rank;
+  const [blamed, other] = blameTimeout ? [timeout, interval] : [interval, timeout];
+  // Only the interval can be the built-in default here (the default timeout fits any interval).
+  const otherSide = other.origin.path
+    ? `${other.origin.text} at ${s.problems.describe(other.origin.path)}`
+    : `${other.origin.text} (the default; set '--check.interval' or 'defaults.interval')`;
+  s.problems.add(
+    blamed.origin.path!,
+    `${blamed.origin.text} is ${blameTimeout ? "longer" : "shorter"} than the ${
+      blameTimeout ? "interval" : "timeout"
+    }, ${otherSide}; a timeout must not exceed the interval`,
+  );
 }
 
 /** A duration in ms: the target's own, else the override, else `defaults`, else `fallback`. */
 function duration(
   s: Scope,
   key: "interval" | "timeout",
-  options: { fallback: number; override: number | undefined },
-): number {
+  options: { fallback: number },
+): { ms: number; origin: DurationOrigin; valid: boolean } {
+  const overrideKey = key === "interval" ? "intervalMs" : "timeoutMs";
+  const override = s.overrides[overrideKey];
+  if (s.raw[key] === undefined && override !== undefined) {
+    const flag = s.overrides.sources?.[overrideKey] ?? `--${key}`;
+    const text = s.overrides.written?.[overrideKey] ?? formatDurationExact(override);
+    return { ms: override, origin: { rank: 2, path: [flag], text }, valid: true };
+  }
   const { value, path } = s.pick(key);
-  if (s.raw[key] === undefined && options.override !== undefined) return options.override;
-  if (value === undefined) return options.fallback;
+  if (value === undefined) {
+    const text = formatDurationExact(options.fallback);
+    return { ms: options.fallback, origin: { rank: 0, text }, valid: true };
+  }
+  const rank = s.raw[key] !== undefined ? 3 : 1;
   const ms = parseDuration(value);
   if (ms === undefined) {
     s.problems.add(path, `'${value}' is not a duration (use e.g. 250ms, 10s, 1m, or seconds)`);
-    return options.fallback;
+    return { ms: options.fallback, origin: { rank, path, text: String(value) }, valid: false };
   }
   if (ms <= 0) s.problems.add(path, "must be positive");
-  return ms;
+  const text = typeof value === "string" ? value.trim() : formatDurationExact(ms);
+  return { ms, origin: { rank, path, text }, valid: ms > 0 };
 }
 
 interface ResolvedRequest {
@@ -328,7 +359,11 @@ function resolveAuth(s: Scope, fromUrl: ResolvedUrl): string | undefined {
 function resolveMatchers(s: Scope): { validStatusCodes?: StatusMatcher; bodyRegex?: BodyPattern } {
   const sc = s.pick("valid_status_codes");
   const codes = parseStatusCodes(sc.value ?? DEFAULTS.validStatusCodes);
-  if (!codes.ok) s.problems.add(sc.path, codes.error);
+  if (!codes.ok) {
+    for (const { index, message } of codes.error) {
+      s.problems.add(index === undefined ? sc.path : [...sc.path, index], message);
+    }
+  }
   const br = s.pick("body_regex");
   let bodyRegex: BodyPattern | undefined;
   if (br.value !== undefined) {

@@ -61,6 +61,36 @@ export function parseDuration(value: unknown): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
+/**
+ * Formats a configured duration exactly, in Prometheus' compound form with
+ * the largest units that fit (`10s`, `1m30s`, `1h30m`, `250ms`, `1d`), so
+ * that a message shows `10s` where the user wrote `10s`, not `10000ms`.
+ * A fraction of a millisecond is kept as a decimal (`1.5ms`).
+ *
+ * @example
+ * ```ts
+ * formatDurationExact(90_000); // "1m30s"
+ * formatDurationExact(5_000); // "5s"
+ * formatDurationExact(1_500); // "1s500ms"
+ * ```
+ */
+export function formatDurationExact(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return `${ms}ms`;
+  if (ms === 0) return "0s";
+  let rest = ms;
+  let text = "";
+  for (const unit of COMPOUND_UNITS) {
+    const size = DURATION_UNITS[unit]!;
+    const n = unit === "ms" ? rest : Math.floor(rest / size);
+    if (n > 0) {
+      // Rounded to a microsecond: 0.1 + 0.2 style noise must not show.
+      text += `${unit === "ms" ? Math.round(n * 1000) / 1000 : n}${unit}`;
+      rest -= n * size;
+    }
+  }
+  return text;
+}
+
 /** Formats milliseconds for people: `850ms`, `12.3s`, `4m 05s`, `2h 10m`. */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms)) return "-";

@@ -49,7 +49,13 @@ export function buildConfig(
   checkKeys(raw, CONFIG_KEYS.top, { path: [], problems });
   const global = resolveGlobal(raw.global ?? {}, { overrides, problems });
   const secrets = new Set<string>();
-  const targets = resolveTargets(raw, {
+  const demoTargets = text === undefined && overrides.targets === undefined;
+  if (!demoTargets && overrides.targets === undefined && raw.targets === undefined) {
+    problems.addWhole(
+      "'targets' is required: list the URLs to check (or targets: [] to check none, e.g. for /probe only)",
+    );
+  }
+  const targets = resolveTargets(raw, demoTargets, {
     defaults: resolveDefaults(raw.defaults ?? {}, problems),
     overrides,
     env: options.env ?? {},
@@ -64,9 +70,10 @@ export function buildConfig(
     fromFile: modulesFile &&
       { modules: modulesFile.modules, fileName: options.probeModules!.fileName },
   });
-  const all = [...problems.list, ...(modulesFile?.problems ?? [])];
+  // The config file's problems in line order, then the module file's.
+  const all = [...problems.ordered(), ...(modulesFile?.problems ?? [])];
   if (all.length > 0) throw new ConfigError(all);
-  return { ...global, targets, probe, secrets: [...secrets] };
+  return { ...global, targets, probe, secrets: [...secrets], demoTargets };
 }
 
 /** The file's top-level mapping (empty for no file or an empty one) and its line lookup. */
@@ -151,18 +158,25 @@ function resolveDefaults(defaults: unknown, problems: Problems): Raw {
 }
 
 /**
- * Every target, from the overrides, the file or the seed list; a target
- * with the same URL and labels as an earlier one is a problem.
+ * Every target, from the overrides, the file or (`demo`: nothing else given)
+ * the demo list; a target with the same URL and labels as an earlier one is
+ * a problem.
  */
-function resolveTargets(raw: Raw, shared: Omit<TargetContext, "path">): TargetConfig[] {
+function resolveTargets(
+  raw: Raw,
+  demo: boolean,
+  shared: Omit<TargetContext, "path">,
+): TargetConfig[] {
   const { overrides, problems } = shared;
   let rawTargets: unknown[];
   let base: Path = ["targets"];
   if (overrides.targets !== undefined) {
     rawTargets = overrides.targets.map((url) => ({ url }));
     base = [overrides.sources?.targets ?? "--target"];
-  } else if (raw.targets === undefined) {
+  } else if (demo) {
     rawTargets = DEFAULT_TARGETS.map((url) => ({ url }));
+  } else if (raw.targets === undefined) {
+    rawTargets = []; // reported by buildConfig
   } else if (!Array.isArray(raw.targets)) {
     problems.add(["targets"], "must be a list of targets");
     rawTargets = [];

@@ -7,7 +7,7 @@
  *
  * Blackbox metrics fetch cannot measure (per-phase durations, DNS lookup
  * time, IP protocol, HTTP version, TLS version, the verified chain) are left
- * out rather than made up (README: "Migrating from blackbox_exporter").
+ * out rather than made up (docs/migrating.md: "Metric names").
  *
  * @module
  */

@@ -112,12 +112,13 @@ export class SelfMetrics {
     });
     this.#reloadOk = new Gauge({
       name: "uptime_exporter_config_last_reload_successful",
-      help: "Whether the last configuration reload attempt was successful.",
+      help:
+        "1 when the last config load or reload succeeded, 0 when it failed (the previous config keeps running).",
       registers,
     });
     this.#reloadTs = new Gauge({
       name: "uptime_exporter_config_last_reload_success_timestamp_seconds",
-      help: "Timestamp of the last successful configuration reload.",
+      help: "When the config was last loaded or reloaded successfully, seconds since the epoch.",
       registers,
     });
     this.#reloads = new Counter({

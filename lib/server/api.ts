@@ -2,7 +2,7 @@
  * The JSON API, `GET /api/v1/targets`: every target with its state, for
  * integrations (and the status page's refresh) that would otherwise scrape
  * HTML. Shaped like Prometheus' own API (`{"status": "success", "data": …}`,
- * camelCase keys, RFC 3339 times); the schema is in README ("JSON API").
+ * camelCase keys, RFC 3339 times); the schema is in docs/endpoints.md ("JSON API").
  *
  * @module
  */
@@ -38,12 +38,32 @@ export interface ApiTarget {
   checks: Record<CheckResult, number>;
 }
 
+/** What the exporter says about its config, beside the targets (status page notices). */
+export interface ExporterStatus {
+  /** The targets are the two demo URLs: nothing configured any. */
+  readonly demoTargets: boolean;
+  /** The last reload's failure while the previous config runs on; none after a good one. */
+  readonly reloadFailure?: { readonly at: number; readonly message: string };
+}
+
+/** The `config` object of `/api/v1/targets`. */
+export interface ApiConfigStatus {
+  /** The targets are the two demo URLs (no config file, no --target). */
+  demoTargets: boolean;
+  /** As `uptime_exporter_config_last_reload_successful`: false after a failed reload. */
+  reloadSuccessful: boolean;
+  /** While `reloadSuccessful` is false: when the reload failed (RFC 3339) and why. */
+  lastReloadError: { at: string; message: string } | null;
+}
+
 /** The body of `/api/v1/targets`. */
 export interface ApiTargetsResponse {
   status: "success";
   data: {
     /** When this answer was made (RFC 3339): ages are relative to it. */
     generatedAt: string;
+    /** The config in force: demo targets, and a failed reload (the previous config still runs). */
+    config: ApiConfigStatus;
     /** In config order. */
     targets: ApiTarget[];
   };
@@ -86,13 +106,24 @@ export function apiTarget(state: TargetState): ApiTarget {
  */
 export function targetsResponse(
   states: readonly TargetState[],
-  options: { now?: number } = {},
+  options: { now?: number; status?: ExporterStatus } = {},
 ): ApiTargetsResponse {
   return {
     status: "success",
     data: {
       generatedAt: new Date(options.now ?? Date.now()).toISOString(),
+      config: apiConfigStatus(options.status),
       targets: states.map(apiTarget),
     },
+  };
+}
+
+/** The `config` object; no status given: a config loaded without trouble. */
+export function apiConfigStatus(status?: ExporterStatus): ApiConfigStatus {
+  const failure = status?.reloadFailure;
+  return {
+    demoTargets: status?.demoTargets ?? false,
+    reloadSuccessful: failure === undefined,
+    lastReloadError: failure ? { at: iso(failure.at)!, message: failure.message } : null,
   };
 }

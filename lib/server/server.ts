@@ -40,8 +40,29 @@ async function webConfigModules(): Promise<WebConfigModules> {
   };
 }
 
+/**
+ * Listens on every address: `[::]` first, which on Linux serves IPv4 too
+ * (IPv4-mapped) unless `net.ipv6.bindv6only` is set, then `0.0.0.0` when the
+ * host has no IPv6 (the kernel refuses an IPv6 socket). A port in use or a
+ * permission refused is not an IPv6 problem and is thrown as it is.
+ *
+ * @example
+ * ```ts
+ * const listener = listenEveryAddress((hostname) => Deno.listen({ hostname, port: 8080 }));
+ * ```
+ */
+export function listenEveryAddress<L>(listen: (hostname: string) => L): L {
+  try {
+    return listen("::");
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.PermissionDenied) throw e;
+    return listen("0.0.0.0");
+  }
+}
+
 /** Options of {@linkcode WebServer.start}. */
 export interface WebServerOptions {
+  /** Address to listen on; empty: every address, IPv4 and IPv6 ({@linkcode listenEveryAddress}). */
   hostname: string;
   port: number;
   handler: (req: Request) => Promise<Response>;
@@ -77,6 +98,8 @@ export class WebServer {
   #guard!: ConnectionGuard;
   #listener!: Deno.Listener;
   #port: number;
+  /** The address listened on, once known (`::` or `0.0.0.0` for every address). */
+  #hostname?: string;
   #timer?: ReturnType<typeof setInterval>;
   #reloading?: Promise<boolean>;
   /** A changed config seen once by polling, applied if the next poll sees it again. */
@@ -165,10 +188,17 @@ export class WebServer {
 
   #listen(): Deno.Listener {
     const tls = this.#config?.tls;
-    const options = { hostname: this.#options.hostname, port: this.#port };
-    const listener = tls
-      ? Deno.listenTls({ ...options, cert: tls.cert, key: tls.key })
-      : Deno.listen(options);
+    const listen = (hostname: string) => {
+      const options = { hostname, port: this.#port };
+      return tls
+        ? Deno.listenTls({ ...options, cert: tls.cert, key: tls.key })
+        : Deno.listen(options);
+    };
+    // Every address: the family found at start is kept for later listeners (TLS swaps).
+    const listener = this.#options.hostname === "" && this.#hostname === undefined
+      ? listenEveryAddress(listen)
+      : listen(this.#hostname ?? this.#options.hostname);
+    this.#hostname = (listener.addr as Deno.NetAddr).hostname;
     this.listeners++;
     return listener;
   }

@@ -19,6 +19,7 @@
 
 import { formatDuration } from "../config/units.ts";
 import type { TargetState } from "../metrics/results.ts";
+import type { ExporterStatus } from "./api.ts";
 
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(text: string): string {
@@ -36,6 +37,13 @@ export interface StatusPageOptions {
   version?: string;
   /** Seconds between automatic refreshes. Default: 10. */
   refreshSeconds?: number;
+  /** Demo targets and a failed reload, each shown as a notice. Default: neither. */
+  status?: ExporterStatus;
+}
+
+/** An RFC 3339 time as the page shows it: `2026-12-01 14:03:07 UTC`. */
+function shownTime(iso: string): string {
+  return iso.replace("T", " ").replace(/\.\d+Z$/, " UTC");
 }
 
 /** Formats an age for people: `just now`, `4s ago`, `3m 05s ago`, `2h 10m ago`. */
@@ -101,7 +109,12 @@ color:var(--pending-fg)}
 .tools{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;margin:0 0 .5rem}
 .tools input[type=search]{font:inherit;padding:.25rem .5rem;border:1px solid var(--line);
 border-radius:6px;background:var(--bg);color:var(--fg);min-width:14rem;max-width:100%}
-.notice{background:var(--down-bg);color:var(--down-fg);padding:.4rem .6rem;border-radius:6px}
+.notice{background:var(--down-bg);color:var(--down-fg);padding:.4rem .6rem;border-radius:6px;
+margin:0 0 .75rem}
+.notice pre{white-space:pre-wrap;overflow-wrap:anywhere;margin:.3rem 0 0;font:12px/1.4 ui-monospace,monospace}
+.info{background:var(--pending-bg);color:var(--fg);padding:.4rem .6rem;border-radius:6px;
+margin:0 0 .75rem}
+code{font:12px ui-monospace,monospace}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
 th{background:var(--head);position:sticky;top:0;white-space:nowrap}
@@ -278,7 +291,7 @@ const SCRIPT = `
     $("headline").textContent = total === 0 ? "No targets configured"
       : count.down > 0 ? count.down + " of " + total + " target" + (total === 1 ? "" : "s") + " down"
       : count.pending > 0 ? "Waiting for the first check of " + count.pending + " of " + total +
-        " targets"
+        " target" + (total === 1 ? "" : "s")
       : "All " + total + " target" + (total === 1 ? "" : "s") + " up";
     for (const kind of ["down", "up", "pending"]) {
       const li = $(kind);
@@ -291,6 +304,15 @@ const SCRIPT = `
     const generated = $("generated");
     generated.dateTime = data.generatedAt;
     generated.textContent = data.generatedAt.replace("T", " ").replace(/[.][0-9]+Z$/, " UTC");
+    const config = data.config || { demoTargets: false, lastReloadError: null };
+    $("demo").hidden = !config.demoTargets;
+    const failed = config.lastReloadError;
+    $("reload").hidden = !failed;
+    if (failed) {
+      $("reload-at").dateTime = failed.at;
+      $("reload-at").textContent = failed.at.replace("T", " ").replace(/[.][0-9]+Z$/, " UTC");
+      $("reload-why").textContent = failed.message;
+    }
   }
   table.querySelectorAll("th button").forEach((b) => b.addEventListener("click", () => {
     const col = b.parentElement.cellIndex;
@@ -382,6 +404,23 @@ function renderRow(state: TargetState, kind: Kind, order: number, now: number): 
   return `<tr class="${kind}" data-order="${order}">${cells.join("")}</tr>`;
 }
 
+/**
+ * The two notices: demo targets, and a failed reload (while it is the last
+ * one). Both are always in the page, hidden when they do not apply, so that
+ * the script can show or hide them on refresh.
+ */
+function renderNotices(status: ExporterStatus | undefined): string {
+  const failure = status?.reloadFailure;
+  const at = failure ? new Date(failure.at).toISOString() : "";
+  return `<p id="demo" class="info"${status?.demoTargets ? "" : " hidden"}>These are the two ` +
+    `demo targets: set your own with <code>--target URL</code> or a config file.</p>\n` +
+    `<div id="reload" class="notice" role="alert"${failure ? "" : " hidden"}><strong>Config ` +
+    `reload failed</strong> at <time id="reload-at" datetime="${at}">${shownTime(at)}</time>; ` +
+    `the previous config is still running.<pre id="reload-why">${
+      escapeHtml(failure?.message ?? "")
+    }</pre></div>`;
+}
+
 /** Renders the status page for the given target states. */
 export function renderStatusPage(
   states: readonly TargetState[],
@@ -402,7 +441,7 @@ export function renderStatusPage(
     : count.down > 0
     ? `${count.down} of ${total} target${total === 1 ? "" : "s"} down`
     : count.pending > 0
-    ? `Waiting for the first check of ${count.pending} of ${total} targets`
+    ? `Waiting for the first check of ${count.pending} of ${total} target${total === 1 ? "" : "s"}`
     : `All ${total} target${total === 1 ? "" : "s"} up`;
   const generated = new Date(now).toISOString();
   const body = rows.map((r, i) => renderRow(r.state, r.kind, i, now)).join("\n");
@@ -426,6 +465,7 @@ export function renderStatusPage(
 <header><h1>uptime-exporter</h1><p id="headline" class="headline">${headline}</p></header>
 <ul id="summary" class="summary" aria-label="Targets by state">${summary}</ul>
 <p id="offline" class="notice" role="alert" hidden></p>
+${renderNotices(options.status)}
 <div id="controls" class="tools" hidden>
 <input id="filter" type="search" placeholder="Filter by URL, label, reason…" aria-label="Filter targets">
 <span id="shown" class="muted" aria-live="polite"></span>
@@ -443,7 +483,7 @@ ${body}
 <footer>uptime-exporter ${
     escapeHtml(options.version ?? "")
   } · generated <time id="generated" datetime="${generated}">${
-    generated.replace("T", " ").replace(/\.\d+Z$/, " UTC")
+    shownTime(generated)
   }</time> · <a href="metrics">/metrics</a> · <a href="healthz">/healthz</a> · <a href="readyz">/readyz</a><br>Down targets come first; click a column heading to sort.</footer>
 <script>${SCRIPT}</script>
 </body>

@@ -34,3 +34,26 @@ export async function promtoolCheckMetrics(
   const text = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
   return { code, findings: text.split("\n").map((l) => l.trim()).filter(Boolean) };
 }
+
+/**
+ * Runs `promtool` (`$PROMTOOL`, else the one on PATH) with `args` in `cwd`
+ * and returns its exit code and output (stdout then stderr).
+ *
+ * @example
+ * ```ts
+ * const { code, out } = await promtool(["check", "rules", "alerts.yml"], { cwd: "examples" });
+ * ```
+ */
+export async function promtool(
+  args: string[],
+  options: { cwd?: string } = {},
+): Promise<{ code: number; out: string }> {
+  const out = await new Deno.Command(Deno.env.get("PROMTOOL") ?? "promtool", {
+    args,
+    cwd: options.cwd,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const d = new TextDecoder();
+  return { code: out.code, out: d.decode(out.stdout) + d.decode(out.stderr) };
+}

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import {
   type CliOptions,
   FLAG_GROUPS,
+  FlagError,
   FLAGS,
   parseCli,
   parseListen,
@@ -16,9 +17,7 @@ import {
   USAGE,
   usageName,
 } from "../../lib/config/cli.ts";
-import { ConfigError } from "../../lib/config/problems.ts";
 import { type ConfigOverrides, DEFAULT_TARGETS } from "../../lib/config/schema.ts";
-import { formatDuration } from "../../lib/config/units.ts";
 import { loadConfig } from "../../lib/config/load.ts";
 import { VERSION } from "../../lib/util/version.ts";
 import { baseEnv, exporterArgs } from "../_helpers/exporter.ts";
@@ -54,21 +53,21 @@ function known(cli: CliOptions): CliOptions {
   };
 }
 
-function cliError(args: string[], env: Record<string, string> = {}): ConfigError {
+function cliError(args: string[], env: Record<string, string> = {}): FlagError {
   try {
     parseCli(args, env);
   } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
+    assert.ok(e instanceof FlagError, `expected a FlagError, got ${e}`);
     return e;
   }
-  assert.fail(`expected a ConfigError for ${JSON.stringify(args)} ${JSON.stringify(env)}`);
+  assert.fail(`expected a FlagError for ${JSON.stringify(args)} ${JSON.stringify(env)}`);
 }
 
 Deno.test("parseCli: nothing given", () => {
   const expected: CliOptions = {
     configFile: undefined,
     overrides: {},
-    listen: { hostname: "0.0.0.0", port: 8080 },
+    listen: { hostname: "", port: 8080 },
     routePrefix: "/",
     externalUrl: undefined,
     logLevel: "info",
@@ -137,7 +136,7 @@ Deno.test("parseCli: flags", async (t) => {
     ], {});
     assert.equal(cli.overrides.intervalMs, 60_000);
     assert.equal(cli.overrides.timeoutMs, 2_000);
-    assert.deepEqual(cli.listen, { hostname: "0.0.0.0", port: 9090 });
+    assert.deepEqual(cli.listen, { hostname: "", port: 9090 });
     assert.equal(cli.help, true);
   });
   await t.step("durations: units and bare seconds", () => {
@@ -171,13 +170,13 @@ Deno.test("parseCli: environment", async (t) => {
     assert.equal(cli.logFormat, "json");
   });
   await t.step("PORT sets the port on all interfaces", () => {
-    assert.deepEqual(parseCli([], { PORT: "3000" }).listen, { hostname: "0.0.0.0", port: 3000 });
+    assert.deepEqual(parseCli([], { PORT: "3000" }).listen, { hostname: "", port: 3000 });
   });
   await t.step("UPTIME_EXPORTER_LISTEN beats PORT; --listen beats both", () => {
     const env = { PORT: "3000", UPTIME_EXPORTER_LISTEN: "127.0.0.1:4000" };
     assert.deepEqual(parseCli([], env).listen, { hostname: "127.0.0.1", port: 4000 });
     assert.deepEqual(parseCli(["--listen", ":5000"], env).listen, {
-      hostname: "0.0.0.0",
+      hostname: "",
       port: 5000,
     });
   });
@@ -239,35 +238,35 @@ Deno.test("parseCli: environment", async (t) => {
 Deno.test("parseCli: bad input", async (t) => {
   await t.step("unknown flags, missing values, positional arguments", () => {
     const cases: [string[], string][] = [
-      [["--bogus"], "Cannot load config: Unknown option '--bogus' (see --help)"],
-      [["-x"], "Cannot load config: Unknown option '-x' (see --help)"],
+      [["--bogus"], "Bad flag: Unknown option '--bogus' (see --help)"],
+      [["-x"], "Bad flag: Unknown option '-x' (see --help)"],
       [
         ["--interval"],
-        "Cannot load config: Option '--interval <value>' argument missing (see --help)",
+        "Bad flag: Option '--interval <value>' argument missing (see --help)",
       ],
       [
         ["extra"],
-        "Cannot load config: Unexpected argument 'extra'. This command does not take positional arguments (see --help)",
+        "Bad flag: Unexpected argument 'extra'. This command does not take positional arguments (see --help)",
       ],
       [
         ["--help=yes"],
-        "Cannot load config: Option '--help' takes no value other than =true or =false (see --help)",
+        "Bad flag: Option '--help' takes no value other than =true or =false (see --help)",
       ],
       [
         ["--no-config.watch=true"],
-        "Cannot load config: Option '--no-config.watch' takes no value other than =true or =false (see --help)",
+        "Bad flag: Option '--no-config.watch' takes no value other than =true or =false (see --help)",
       ],
-      [["--no-config.file"], "Cannot load config: Unknown option '--no-config.file' (see --help)"],
-      [["--h"], "Cannot load config: Unknown option '--h' (see --help)"],
-      [["-help"], "Cannot load config: Unknown option '-help' (see --help)"],
-      [["--bogus=1"], "Cannot load config: Unknown option '--bogus' (see --help)"],
+      [["--no-config.file"], "Bad flag: Unknown option '--no-config.file' (see --help)"],
+      [["--h"], "Bad flag: Unknown option '--h' (see --help)"],
+      [["-help"], "Bad flag: Unknown option '-help' (see --help)"],
+      [["--bogus=1"], "Bad flag: Unknown option '--bogus' (see --help)"],
       [
         ["--", "x"],
-        "Cannot load config: 2 problems:\n  Unexpected argument '--'. This command does not take positional arguments (see --help)\n  Unexpected argument 'x'. This command does not take positional arguments (see --help)",
+        "Bad flags: 2 problems:\n  Unexpected argument '--'. This command does not take positional arguments (see --help)\n  Unexpected argument 'x'. This command does not take positional arguments (see --help)",
       ],
       [
         ["--interval", "--timeout", "1s"],
-        "Cannot load config: Option '--interval <value>' argument missing (see --help)",
+        "Bad flag: Option '--interval <value>' argument missing (see --help)",
       ],
     ];
     for (const [args, message] of cases) assert.equal(cliError(args).message, message);
@@ -286,13 +285,13 @@ Deno.test("parseCli: bad input", async (t) => {
       "xml",
     ]);
     assert.deepEqual(err.problems, [
-      "--listen: 'localhost' is not [HOST]:PORT",
-      "--interval: 'soon' is not a positive duration (use e.g. 250ms, 10s, 1m)",
-      "--timeout: '0' is not a positive duration (use e.g. 250ms, 10s, 1m)",
-      "--log-level: 'loud' is not one of debug, info, warn, error",
-      "--log-format: 'xml' is not one of logfmt, json",
+      "'--listen': 'localhost' is not [HOST]:PORT",
+      "'--interval': 'soon' is not a positive duration (use e.g. 250ms, 10s, 1m)",
+      "'--timeout': '0' is not a positive duration (use e.g. 250ms, 10s, 1m)",
+      "'--log-level': 'loud' is not one of debug, info, warn, error",
+      "'--log-format': 'xml' is not one of logfmt, json",
     ]);
-    assert.ok(err.message.startsWith("Cannot load config: 5 problems:\n  --listen: "));
+    assert.ok(err.message.startsWith("Bad flags: 5 problems:\n  '--listen': "));
   });
   await t.step("bad values from the environment are named by their variable", () => {
     const err = cliError([], {
@@ -303,15 +302,15 @@ Deno.test("parseCli: bad input", async (t) => {
       UPTIME_EXPORTER_LOG_FORMAT: "text",
     });
     assert.deepEqual(err.problems, [
-      "PORT: 'http' is not [HOST]:PORT",
-      "UPTIME_EXPORTER_INTERVAL: '-1s' is not a positive duration (use e.g. 250ms, 10s, 1m)",
-      "UPTIME_EXPORTER_TIMEOUT: '0ms' is not a positive duration (use e.g. 250ms, 10s, 1m)",
-      "UPTIME_EXPORTER_LOG_LEVEL: 'DEBUG' is not one of debug, info, warn, error",
-      "UPTIME_EXPORTER_LOG_FORMAT: 'text' is not one of logfmt, json",
+      "'PORT': 'http' is not [HOST]:PORT",
+      "'UPTIME_EXPORTER_INTERVAL': '-1s' is not a positive duration (use e.g. 250ms, 10s, 1m)",
+      "'UPTIME_EXPORTER_TIMEOUT': '0ms' is not a positive duration (use e.g. 250ms, 10s, 1m)",
+      "'UPTIME_EXPORTER_LOG_LEVEL': 'DEBUG' is not one of debug, info, warn, error",
+      "'UPTIME_EXPORTER_LOG_FORMAT': 'text' is not one of logfmt, json",
     ]);
     assert.equal(
       cliError([], { UPTIME_EXPORTER_LISTEN: "::1:80" }).message,
-      "Cannot load config: UPTIME_EXPORTER_LISTEN: '::1:80' is not [HOST]:PORT",
+      "Bad flag: 'UPTIME_EXPORTER_LISTEN': '::1:80' is not [HOST]:PORT",
     );
   });
 });
@@ -319,8 +318,9 @@ Deno.test("parseCli: bad input", async (t) => {
 Deno.test("parseListen", async (t) => {
   await t.step("accepted forms", () => {
     const cases: [string, string, number][] = [
-      [":8080", "0.0.0.0", 8080],
-      ["8080", "0.0.0.0", 8080],
+      // No host: every address, IPv4 and IPv6 (server.ts listens on [::], else 0.0.0.0).
+      [":8080", "", 8080],
+      ["8080", "", 8080],
       ["0.0.0.0:8080", "0.0.0.0", 8080],
       ["127.0.0.1:9000", "127.0.0.1", 9000],
       ["localhost:0", "localhost", 0],
@@ -471,10 +471,15 @@ async function runMain(args: string[], env: Record<string, string> = {}): Promis
   }
 }
 
-function checkLine(method: string, url: string, intervalMs: number, timeoutMs: number): string {
-  return `  ${method} ${url} every ${formatDuration(intervalMs)}, timeout ${
-    formatDuration(timeoutMs)
-  }`;
+/** One target line of `--check-config`: durations as written, accepted codes, labels. */
+function checkLine(
+  method: string,
+  url: string,
+  timing: { every: string; timeout: string; accepts?: string; labels?: string },
+): string {
+  return `  ${method} ${url} every ${timing.every}, timeout ${timing.timeout}, accepts ${
+    timing.accepts ?? "200"
+  }${timing.labels ? `, labels ${timing.labels}` : ""}`;
 }
 
 Deno.test("main: --help, --version, --check-config exit 0", async (t) => {
@@ -499,14 +504,15 @@ Deno.test("main: --help, --version, --check-config exit 0", async (t) => {
     const denoJson = JSON.parse(Deno.readTextFileSync(ROOT + "deno.json"));
     assert.equal(VERSION, denoJson.version);
   });
-  await t.step("--check-config with nothing given: the seed URLs", async () => {
+  await t.step("--check-config with nothing given: the demo URLs, said so", async () => {
     const run = await runMain(["--check-config"]);
     assert.deepEqual(run, {
       code: 0,
       stdout: [
         "Config OK: 2 targets",
-        checkLine("GET", "https://httpstat.us/503", 10_000, 5_000),
-        checkLine("GET", "https://httpstat.us/200", 10_000, 5_000),
+        "  (using the two demo targets; set your own with --target URL or a config file)",
+        checkLine("GET", "https://httpstat.us/503", { every: "10s", timeout: "5s" }),
+        checkLine("GET", "https://httpstat.us/200", { every: "10s", timeout: "5s" }),
         "",
       ].join("\n"),
       stderr: "",
@@ -521,15 +527,28 @@ Deno.test("main: --help, --version, --check-config exit 0", async (t) => {
       code: 0,
       stdout: [
         "Config OK: 3 targets",
-        checkLine("GET", "https://plain.example/", 30_000, 2_000),
-        checkLine("POST", "https://api.example/health", 60_000, 250),
-        checkLine("GET", "https://user:***@secure.example/status?x=1", 5_000, 500),
+        checkLine("GET", "https://plain.example/", {
+          every: "30s",
+          timeout: "2s",
+          labels: '{team="web"}',
+        }),
+        checkLine("POST", "https://api.example/health", {
+          every: "1m",
+          timeout: "250ms",
+          accepts: "2xx,301-302,418",
+          labels: '{team="api", tier="1"}',
+        }),
+        checkLine("GET", "https://user:***@secure.example/status?x=1", {
+          every: "5s",
+          timeout: "500ms",
+          labels: '{team="web"}',
+        }),
         "",
       ].join("\n"),
       stderr: "",
     });
   });
-  await t.step("--check-config: flags and variables replace and override", async () => {
+  await t.step("'--check-config': flags and variables replace and override", async () => {
     const [flags, env] = await Promise.all([
       runMain([
         "--check-config",
@@ -556,8 +575,8 @@ Deno.test("main: --help, --version, --check-config exit 0", async (t) => {
         code: 0,
         stdout: [
           "Config OK: 2 targets",
-          checkLine("GET", "https://a.example/", 60_000, 2_000),
-          checkLine("GET", "http://b.example:8080/x", 60_000, 2_000),
+          checkLine("GET", "https://a.example/", { every: "1m", timeout: "2s" }),
+          checkLine("GET", "http://b.example:8080/x", { every: "1m", timeout: "2s" }),
           "",
         ].join("\n"),
         stderr: "",
@@ -577,6 +596,10 @@ Deno.test("main: bad flags or configuration exit 2 with the reason on stderr", a
     const latin1 = `${dir}/latin1.yaml`;
     await Deno.writeFile(latin1, new Uint8Array([0x74, 0x3a, 0x20, 0xe9, 0x0a]));
     const missing = `${dir}/missing.yaml`;
+    await Deno.writeTextFile(
+      `${dir}/timeout.yaml`,
+      "defaults:\n  timeout: 30s\ntargets:\n  - https://a.example/\n",
+    );
 
     /** args, env, and the exact stderr (a string) or what it must match. */
     const cases: [string, string[], Record<string, string>, string | RegExp][] = [
@@ -584,27 +607,27 @@ Deno.test("main: bad flags or configuration exit 2 with the reason on stderr", a
         "unknown flag",
         ["--bogus"],
         {},
-        "Cannot load config: Unknown option '--bogus' (see --help)\n",
+        "Bad flag: Unknown option '--bogus' (see --help)\n",
       ],
       [
         "positional argument",
         ["config.yaml"],
         {},
-        /^Cannot load config: Unexpected argument 'config\.yaml'/,
+        /^Bad flag: Unexpected argument 'config\.yaml'/,
       ],
       [
         "bad --interval",
         ["--interval", "soon"],
         {},
-        "Cannot load config: --interval: 'soon' is not a positive duration (use e.g. 250ms, 10s, 1m)\n",
+        "Bad flag: '--interval': 'soon' is not a positive duration (use e.g. 250ms, 10s, 1m)\n",
       ],
       [
         "bad variables, all at once",
         [],
         { UPTIME_EXPORTER_LOG_LEVEL: "loud", PORT: "http" },
-        "Cannot load config: 2 problems:\n" +
-        "  PORT: 'http' is not [HOST]:PORT\n" +
-        "  UPTIME_EXPORTER_LOG_LEVEL: 'loud' is not one of debug, info, warn, error\n",
+        "Bad flags: 2 problems:\n" +
+        "  'PORT': 'http' is not [HOST]:PORT\n" +
+        "  'UPTIME_EXPORTER_LOG_LEVEL': 'loud' is not one of debug, info, warn, error\n",
       ],
       [
         "bad --target",
@@ -641,6 +664,18 @@ Deno.test("main: bad flags or configuration exit 2 with the reason on stderr", a
         [],
         { UPTIME_EXPORTER_CONFIG: FIXTURES + "bad_many_problems.yaml" },
         /^Cannot load config: 9 problems:\n( {2}'[^\n]+\n){9}$/,
+      ],
+      [
+        "a file without 'targets' (only global:)",
+        ["--config", FIXTURES + "bad_targets_missing_global.yaml"],
+        {},
+        "Cannot load config: 'targets' is required: list the URLs to check (or targets: [] to check none, e.g. for /probe only)\n",
+      ],
+      [
+        "--interval shorter than the file's defaults.timeout: both named",
+        ["--config", `${dir}/timeout.yaml`, "--interval", "10s"],
+        {},
+        "Cannot load config: '--interval': 10s is shorter than the timeout, 30s at 'defaults.timeout' (line 2); a timeout must not exceed the interval\n",
       ],
       [
         "--check-config with a bad file",
@@ -705,9 +740,11 @@ Deno.test("main: a bad value from a flag or variable is named by it, not by the 
     await t.step(name, () => {
       const run = runs[i]!;
       assert.equal(run.code, 2, run.stderr);
-      assert.ok(run.stderr.startsWith("Cannot load config: "), run.stderr);
-      assert.ok(run.stderr.includes(source), `'${source}' not named in: ${run.stderr}`);
-      assert.doesNotMatch(run.stderr, /'defaults\.timeout'|'global\.metric_prefix'|\(line \d+\)/);
+      // Filed under the flag or variable (a file line it names, if any, is the other side).
+      assert.match(run.stderr, /^(Cannot load config|Bad flag): '([^']+)'/, run.stderr);
+      const blamed = /^(?:Cannot load config|Bad flag): '([^'[]+)/.exec(run.stderr)![1];
+      assert.equal(blamed, source, run.stderr);
+      assert.doesNotMatch(run.stderr, /'defaults\.timeout'|'global\.metric_prefix'/);
     });
   }
 });
@@ -794,9 +831,7 @@ Deno.test("flag table: every old name and variable is pinned and works", async (
       for (const variable of flag.env) {
         // PORT is a port alone; the rest take the flag's own syntax.
         const value: string = variable === "PORT" ? "9100" : sample.value;
-        const want: unknown = variable === "PORT"
-          ? { hostname: "0.0.0.0", port: 9100 }
-          : sample.want;
+        const want: unknown = variable === "PORT" ? { hostname: "", port: 9100 } : sample.want;
         assert.deepEqual(sample.read(parseCli([], { [variable]: value })), want, variable);
       }
     });
@@ -829,10 +864,10 @@ Deno.test("flag table: every old name and variable is pinned and works", async (
   });
   await t.step("a problem names the spelling that was used", () => {
     assert.deepEqual(cliError(["--check.interval", "soon"]).problems, [
-      "--check.interval: 'soon' is not a positive duration (use e.g. 250ms, 10s, 1m)",
+      "'--check.interval': 'soon' is not a positive duration (use e.g. 250ms, 10s, 1m)",
     ]);
     assert.deepEqual(cliError(["--web.listen-address", "x"]).problems, [
-      "--web.listen-address: 'x' is not [HOST]:PORT",
+      "'--web.listen-address': 'x' is not [HOST]:PORT",
     ]);
     const cli = parseCli(["--check.timeout", "2s", "--metrics.prefix", "p"], {});
     assert.equal(cli.overrides.sources?.timeoutMs, "--check.timeout");
@@ -848,7 +883,7 @@ Deno.test("durations in Prometheus syntax from flags and variables", () => {
   }
   assert.equal(
     cliError(["--interval", "1s1m"]).message,
-    "Cannot load config: --interval: '1s1m' is not a positive duration (use e.g. 250ms, 10s, 1m)",
+    "Bad flag: '--interval': '1s1m' is not a positive duration (use e.g. 250ms, 10s, 1m)",
   );
 });
 
@@ -889,26 +924,28 @@ Deno.test("route prefix and external URL", async (t) => {
     assert.deepEqual(
       cliError(["--web.route-prefix", "/a b", "--web.external-url", "x.example/a"]).problems,
       [
-        "--web.route-prefix: '/a b' is not a URL path (e.g. /uptime)",
-        "--web.external-url: 'x.example/a' is not an absolute http(s) URL without query",
+        "'--web.route-prefix': '/a b' is not a URL path (e.g. /uptime)",
+        "'--web.external-url': 'x.example/a' is not an absolute http(s) URL without query",
       ],
     );
     assert.deepEqual(
       cliError([], { UPTIME_EXPORTER_WEB_EXTERNAL_URL: "ftp://x.example/" }).problems,
-      ["UPTIME_EXPORTER_WEB_EXTERNAL_URL: 'ftp://x.example/' is not an absolute http(s) URL without query"],
+      ["'UPTIME_EXPORTER_WEB_EXTERNAL_URL': 'ftp://x.example/' is not an absolute http(s) URL without query"],
     );
     assert.deepEqual(cliError(["--web.external-url", "https://x.example/?a=1"]).problems, [
-      "--web.external-url: 'https://x.example/?a=1' is not an absolute http(s) URL without query",
+      "'--web.external-url': 'https://x.example/?a=1' is not an absolute http(s) URL without query",
     ]);
   });
 });
 
-// --- README's flag table ----------------------------------------------------
+// --- the flag table of docs/configuration.md --------------------------------
 
-/** The rows of README's "Flags and environment variables" table, as cells. */
-function readmeFlagRows(): string[][] {
-  const readme = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
-  const section = readme.slice(readme.indexOf("### Flags and environment variables"));
+/** The rows of docs/configuration.md's "Flags and environment variables" table, as cells. */
+function docFlagRows(): string[][] {
+  const doc = Deno.readTextFileSync(new URL("../../docs/configuration.md", import.meta.url));
+  const start = doc.indexOf("\n## Flags and environment variables\n");
+  assert.ok(start > 0, "docs/configuration.md has a 'Flags and environment variables' section");
+  const section = doc.slice(start);
   const table = section.slice(
     section.indexOf("\n|"),
     section.indexOf("\n\n", section.indexOf("\n|")),
@@ -920,8 +957,8 @@ function readmeFlagRows(): string[][] {
 
 const code = (names: readonly string[]) => names.map((n) => `\`${n}\``).join(", ");
 
-Deno.test("README's flag table is the flag table", () => {
-  const rows = readmeFlagRows();
+Deno.test("docs/configuration.md's flag table is the flag table", () => {
+  const rows = docFlagRows();
   const expected = FLAGS.map((flag) => [
     `\`${usageName(flag)}\``,
     code(flag.aliases.map((a) => spelled(flag, a))),
@@ -933,7 +970,7 @@ Deno.test("README's flag table is the flag table", () => {
   assert.deepEqual(
     rows,
     expected,
-    "update the table in README.md (flag | also | environment | default | meaning)",
+    "update the table in docs/configuration.md (flag | also | environment | default | meaning)",
   );
 });
 
@@ -963,20 +1000,31 @@ Deno.test("main: Prometheus durations from the file, a flag and a variable", asy
       code: 0,
       stdout: [
         "Config OK: 3 targets",
-        checkLine("GET", "https://a.example/", 90_000, 1_500),
-        checkLine("GET", "https://b.example/", 86_400_000, 5_400_000),
-        checkLine("GET", "https://c.example/", 7 * 86_400_000, 1_500),
+        checkLine("GET", "https://a.example/", { every: "1m30s", timeout: "1s500ms" }),
+        checkLine("GET", "https://b.example/", { every: "1d", timeout: "1h30m" }),
+        checkLine("GET", "https://c.example/", { every: "1w", timeout: "1s500ms" }),
         "",
       ].join("\n"),
       stderr: "",
     });
     assert.equal(
       fromFlag.stdout,
-      `Config OK: 1 targets\n${checkLine("GET", "https://d.example/", 150_000, 5_000)}\n`,
+      // One target, not "1 targets".
+      `Config OK: 1 target\n${
+        checkLine("GET", "https://d.example/", {
+          every: "2m30s",
+          timeout: "5s",
+        })
+      }\n`,
     );
     assert.equal(
       fromEnv.stdout,
-      `Config OK: 1 targets\n${checkLine("GET", "https://d.example/", 3_660_000, 2_250)}\n`,
+      `Config OK: 1 target\n${
+        checkLine("GET", "https://d.example/", {
+          every: "1h1m",
+          timeout: "2s250ms",
+        })
+      }\n`,
     );
     // A bad one in the file: the same message as before.
     await Deno.writeTextFile(file, "targets: [{url: https://a.example/, interval: 30s1m}]\n");

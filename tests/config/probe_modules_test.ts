@@ -2,7 +2,7 @@
  * lib/config/probe_modules.ts: blackbox_exporter module files and the
  * `probe:` section of the config file. Bad files (tests/fixtures/probe/bad_*)
  * fail with their exact error text; every supported key resolves to what
- * the check uses; the README's key table lists exactly the supported and
+ * the check uses; docs/migrating.md's key table lists exactly the supported and
  * refused keys; `--probe.modules-file` is read at load and on reload.
  */
 
@@ -23,7 +23,8 @@ import { buildConfig } from "../../lib/config/validate.ts";
 import { ROOT } from "../_helpers/exporter.ts";
 
 const FIXTURES = `${ROOT}/tests/fixtures/probe/`;
-const ENABLED = "probe:\n  enabled: true\n  allowed_targets: [127.0.0.0/8]\n";
+/** /probe alone: no background targets (`targets: []`, which a config file must say). */
+const ENABLED = "targets: []\nprobe:\n  enabled: true\n  allowed_targets: [127.0.0.0/8]\n";
 
 function fixture(name: string): string {
   return Deno.readTextFileSync(FIXTURES + name);
@@ -58,10 +59,10 @@ const NOT_HTTP = (p: string) =>
 const BAD: Record<string, string> = {
   "bad_probers.yml": "Cannot load config: 7 problems:\n" +
     `  bad_probers.yml: 'modules.icmp_ping.prober' (line 4): ${NOT_HTTP("icmp")}\n` +
-    `  bad_probers.yml: 'modules.tcp_connect.tcp' (line 7): ${ONLY_HTTP}\n` +
     `  bad_probers.yml: 'modules.tcp_connect.prober' (line 6): ${NOT_HTTP("tcp")}\n` +
-    `  bad_probers.yml: 'modules.dns_lookup.dns' (line 11): ${ONLY_HTTP}\n` +
+    `  bad_probers.yml: 'modules.tcp_connect.tcp' (line 7): ${ONLY_HTTP}\n` +
     `  bad_probers.yml: 'modules.dns_lookup.prober' (line 10): ${NOT_HTTP("dns")}\n` +
+    `  bad_probers.yml: 'modules.dns_lookup.dns' (line 11): ${ONLY_HTTP}\n` +
     `  bad_probers.yml: 'modules.grpc_health.prober' (line 14): ${NOT_HTTP("grpc")}\n` +
     "  bad_probers.yml: 'modules.no_prober.prober' (line 15): is required (prober: http)",
   "bad_http_keys.yml": "Cannot load config: 11 problems:\n" +
@@ -70,21 +71,21 @@ const BAD: Record<string, string> = {
     "  bad_http_keys.yml: 'modules.http_exotic.http.fail_if_header_not_matches' (line 8): is not supported: header matchers are not implemented\n" +
     "  bad_http_keys.yml: 'modules.http_exotic.http.proxy_url' (line 11): is not supported: proxies are not supported (the SSRF guard checks the target)\n" +
     "  bad_http_keys.yml: 'modules.http_exotic.http.oauth2' (line 12): is not supported: OAuth 2.0 client credentials are not implemented\n" +
-    `  bad_http_keys.yml: 'modules.http_exotic.http.valid_status_code' (line 21): unknown key (supported: ${HTTP_KEYS})\n` +
-    "  bad_http_keys.yml: 'modules.http_exotic.http.headers.Host' (line 20): is not supported: fetch cannot set the Host header\n" +
+    "  bad_http_keys.yml: 'modules.http_exotic.http.enable_http2' (line 14): enable_http2: false is not supported: fetch negotiates HTTP/2 itself\n" +
+    "  bad_http_keys.yml: 'modules.http_exotic.http.tls_config.insecure_skip_verify' (line 16): insecure_skip_verify: true is not supported: fetch always verifies certificates\n" +
     "  bad_http_keys.yml: 'modules.http_exotic.http.tls_config.server_name' (line 17): is not supported: fetch cannot set the TLS server name\n" +
     "  bad_http_keys.yml: 'modules.http_exotic.http.tls_config.cert_file' (line 18): is not supported: client certificates are not implemented\n" +
-    "  bad_http_keys.yml: 'modules.http_exotic.http.tls_config.insecure_skip_verify' (line 16): insecure_skip_verify: true is not supported: fetch always verifies certificates\n" +
-    "  bad_http_keys.yml: 'modules.http_exotic.http.enable_http2' (line 14): enable_http2: false is not supported: fetch negotiates HTTP/2 itself",
+    "  bad_http_keys.yml: 'modules.http_exotic.http.headers.Host' (line 20): is not supported: fetch cannot set the Host header\n" +
+    `  bad_http_keys.yml: 'modules.http_exotic.http.valid_status_code' (line 21): unknown key (supported: ${HTTP_KEYS})`,
   "bad_http_values.yml": "Cannot load config: 12 problems:\n" +
     "  bad_http_values.yml: 'modules.http_values.timeout' (line 5): 5 has no unit: write e.g. 5s (blackbox would read a bare number as nanoseconds)\n" +
-    "  bad_http_values.yml: 'modules.http_values.http.valid_status_codes' (line 8): '700' is not a status code, class (2xx) or range (200-299)\n" +
     "  bad_http_values.yml: 'modules.http_values.http.method' (line 7): 'FETCH' is not a supported method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS)\n" +
-    "  bad_http_values.yml: 'modules.http_values.http.follow_redirects' (line 13): must be true or false\n" +
+    "  bad_http_values.yml: 'modules.http_values.http.valid_status_codes[1]' (line 8): '700' is not a status code, class (2xx) or range (200-299)\n" +
     "  bad_http_values.yml: 'modules.http_values.http.fail_if_body_matches_regexp[0]' (line 9): is not a valid RE2 regular expression: missing closing ): `(unclosed` (RE2 has no lookaround or backreferences; syntax: https://github.com/google/re2/wiki/Syntax)\n" +
     "  bad_http_values.yml: 'modules.http_values.http.fail_if_body_not_matches_regexp' (line 10): must be a list of regular expressions\n" +
     "  bad_http_values.yml: 'modules.http_values.http.body_size_limit' (line 11): '10XB' is not a size (e.g. 10MB, 512KiB, or bytes)\n" +
     "  bad_http_values.yml: 'modules.http_values.http.preferred_ip_protocol' (line 12): 'ip5' is not ip4 or ip6\n" +
+    "  bad_http_values.yml: 'modules.http_values.http.follow_redirects' (line 13): must be true or false\n" +
     "  bad_http_values.yml: 'modules.http_get_body.timeout' (line 16): '1m30x' is not a duration (e.g. 5s, 1m30s, 500ms)\n" +
     "  bad_http_values.yml: 'modules.http_get_body.http.body' (line 18): a GET request cannot have a body (fetch refuses it)\n" +
     "  bad_http_values.yml: 'modules.http_two_auths.http.bearer_token' (line 25): set at most one of basic_auth, bearer_token\n" +
@@ -94,10 +95,10 @@ const BAD: Record<string, string> = {
   "bad_yaml.yml":
     "Cannot load config: bad_yaml.yml:3:13: invalid YAML: Nested mappings are not allowed in compact mappings",
   "bad_probe_section.yaml": "Cannot load config: 4 problems:\n" +
-    "  'probe.mode' (line 16): unknown key (allowed: enabled, allowed_targets, modules)\n" +
     "  'probe.allowed_targets[1]' (line 7): '10.0.0.0/33' is not an IP address or CIDR\n" +
     "  'probe.allowed_targets[2]' (line 8): scheme 'ftp' is not supported (use http or https)\n" +
-    "  'probe.modules.http_2xx' (line 10): module 'http_2xx' is also defined in good_blackbox.yml",
+    "  'probe.modules.http_2xx' (line 10): module 'http_2xx' is also defined in good_blackbox.yml\n" +
+    "  'probe.mode' (line 16): unknown key (allowed: enabled, allowed_targets, modules)",
   "bad_probe_enabled_empty.yaml":
     "Cannot load config: 'probe.allowed_targets' (line 2): must list at least one entry when probe.enabled is true (every target would be refused)",
 };
@@ -272,18 +273,18 @@ Deno.test("every supported module key resolves to what the check uses", async (t
   });
 });
 
-Deno.test("README's migration table lists exactly the supported and refused keys", () => {
-  const readme = Deno.readTextFileSync(`${ROOT}/README.md`);
-  const section = readme.slice(readme.indexOf("## Migrating from blackbox_exporter"));
-  assert.ok(section.length > 100, "README has a 'Migrating from blackbox_exporter' section");
+Deno.test("docs/migrating.md's module key table lists exactly the supported and refused keys", () => {
+  const doc = Deno.readTextFileSync(`${ROOT}/docs/migrating.md`);
+  const start = doc.indexOf("#### Module keys");
+  assert.ok(start > 0, "docs/migrating.md has a 'Module keys' section");
+  const section = doc.slice(start, doc.indexOf("\n#### ", start + 1));
   const rows = [...section.matchAll(/^\| `([a-z0-9_.]+)` +\|/gm)].map((m) => m[1]!);
   const documented = new Set(rows);
-  for (const { key } of MODULE_KEYS) assert.ok(documented.has(key), `README lacks ${key}`);
-  for (const { key } of REFUSED_MODULE_KEYS) assert.ok(documented.has(key), `README lacks ${key}`);
+  for (const { key } of MODULE_KEYS) assert.ok(documented.has(key), `the doc lacks ${key}`);
+  for (const { key } of REFUSED_MODULE_KEYS) assert.ok(documented.has(key), `the doc lacks ${key}`);
   const known = new Set([...MODULE_KEYS, ...REFUSED_MODULE_KEYS].map((k) => k.key));
   for (const key of documented) {
-    if (key.startsWith("probe_") || key.startsWith("uptime_exporter_")) continue;
-    assert.ok(known.has(key), `README lists ${key}, which probe_modules.ts does not know`);
+    assert.ok(known.has(key), `the doc lists ${key}, which probe_modules.ts does not know`);
   }
 });
 
@@ -302,7 +303,7 @@ Deno.test("--probe.modules-file: flag, variable, read at load and on reload", as
     assert.equal(parseCli([], {}).probeModulesFile, undefined);
     assert.throws(
       () => parseCli(["--probe.modules-file", ""], {}),
-      (e: Error) => e.message === "Cannot load config: --probe.modules-file: must name a file",
+      (e: Error) => e.message === "Bad flag: '--probe.modules-file': must name a file",
     );
   });
   await t.step("loadConfig reads the file each time; a missing one is a problem", async () => {

@@ -73,7 +73,10 @@ Deno.test("parseStatusCodes refuses with a message", async (t) => {
   const notACode = (item: string) =>
     `'${item}' is not a status code, class (2xx) or range (200-299)`;
   await t.step("an empty list", () => {
-    assert.deepEqual(parseStatusCodes([]), err("must list at least one status code"));
+    assert.deepEqual(
+      parseStatusCodes([]),
+      err([{ message: "must list at least one status code" }]),
+    );
   });
   await t.step("items that are not codes, classes or ranges", () => {
     const cases: [unknown, string][] = [
@@ -97,8 +100,24 @@ Deno.test("parseStatusCodes refuses with a message", async (t) => {
       [true, "true"],
     ];
     for (const [value, item] of cases) {
-      assert.deepEqual(parseStatusCodes(value), err(notACode(item)), JSON.stringify(value));
+      const codes = parseStatusCodes(value);
+      assert.ok(!codes.ok, JSON.stringify(value));
+      assert.deepEqual(codes.error.map((p) => p.message), [notACode(item)], JSON.stringify(value));
     }
+  });
+  await t.step("every bad entry, with its index in a list", () => {
+    assert.deepEqual(
+      parseStatusCodes(["2xx", 99, "700-800"]),
+      err([{ index: 1, message: notACode("99") }, { index: 2, message: notACode("700-800") }]),
+    );
+    // A comma-separated string is one YAML value: no index, every bad part named.
+    assert.deepEqual(
+      parseStatusCodes("2xx,99,abc"),
+      err([{ index: undefined, message: notACode("99") }, {
+        index: undefined,
+        message: notACode("abc"),
+      }]),
+    );
   });
   await t.step("a nested list is not a status code", () => {
     // YAML `valid_status_codes: [200, [301]]` is a mistake, not the code 301.

@@ -159,7 +159,7 @@ Deno.test("resolveTarget: timing", async (t) => {
       overrides: { timeoutMs: 20_000, sources: { timeoutMs: "UPTIME_EXPORTER_TIMEOUT" } },
     });
     assert.deepEqual(problems, [
-      "'UPTIME_EXPORTER_TIMEOUT': timeout (20000ms) must not be longer than interval (10000ms)",
+      "'UPTIME_EXPORTER_TIMEOUT': 20s is longer than the interval, 10s (the default; set '--check.interval' or 'defaults.interval'); a timeout must not exceed the interval",
     ]);
   });
 });

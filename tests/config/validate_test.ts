@@ -68,6 +68,9 @@ const BAD_PREFIX =
   "is not a valid metric name prefix (letters, digits, _ and :, not starting with a digit)";
 const BAD_CODE = "is not a status code, class (2xx) or range (200-299)";
 const NOT_RE2 = "is not a valid RE2 regular expression: ";
+const NOT_OVER = "a timeout must not exceed the interval";
+const TARGETS_REQUIRED =
+  "'targets' is required: list the URLs to check (or targets: [] to check none, e.g. for /probe only)";
 const RE2_HINT =
   "(RE2 has no lookaround or backreferences; syntax: https://github.com/google/re2/wiki/Syntax)";
 
@@ -77,8 +80,14 @@ const RE2_HINT =
  */
 const BAD_CONFIGS: Record<string, string> = {
   "bad_unknown_key.yaml":
-    // The unknown key is on line 3; its value (a block list) starts on line 4.
-    "Cannot load config: 'target' (line 3): unknown key (allowed: global, defaults, targets, probe)",
+    // The unknown key is on line 3; its value (a block list) starts on line 4. A file
+    // problem (no line) comes first: with the typo, the file lists no targets.
+    "Cannot load config: 2 problems:\n" +
+    `  ${TARGETS_REQUIRED}\n` +
+    "  'target' (line 3): unknown key (allowed: global, defaults, targets, probe)",
+  "bad_targets_missing_empty.yaml": `Cannot load config: ${TARGETS_REQUIRED}`,
+  "bad_targets_missing_comments.yaml": `Cannot load config: ${TARGETS_REQUIRED}`,
+  "bad_targets_missing_global.yaml": `Cannot load config: ${TARGETS_REQUIRED}`,
   "bad_unknown_key_target.yaml":
     `Cannot load config: 'targets[0].intervall' (line 3): unknown key (allowed: ${ALLOWED_TARGET_KEYS})`,
   "bad_unknown_key_global.yaml":
@@ -98,10 +107,11 @@ const BAD_CONFIGS: Record<string, string> = {
     `Cannot load config: 'targets[0].interval' (line 3): '-5s' ${NOT_A_DURATION}`,
   "bad_duration_zero.yaml": "Cannot load config: 'targets[0].timeout' (line 3): must be positive",
   "bad_timeout_over_interval.yaml":
-    "Cannot load config: 'targets[0].timeout' (line 4): timeout (6000ms) must not be longer than interval (5000ms)",
+    // Both named, in the units written.
+    `Cannot load config: 'targets[0].timeout' (line 4): 6s is longer than the interval, 5s at 'targets[0].interval' (line 3); ${NOT_OVER}`,
   "bad_defaults_timeout.yaml":
     // Both values come from `defaults`: one problem, at the field the user wrote.
-    "Cannot load config: 'defaults.timeout' (line 3): timeout (10000ms) must not be longer than interval (5000ms)",
+    `Cannot load config: 'defaults.timeout' (line 3): 10s is longer than the interval, 5s at 'defaults.interval' (line 2); ${NOT_OVER}`,
   "bad_duplicate_target.yaml":
     "Cannot load config: 'targets[2]' (line 5): duplicate target: same url and labels as 'targets[0]'",
   "bad_env_unset.yaml":
@@ -132,7 +142,11 @@ const BAD_CONFIGS: Record<string, string> = {
   "bad_metric_prefix.yaml":
     `Cannot load config: 'global.metric_prefix' (line 2): '1st-probe' ${BAD_PREFIX}`,
   "bad_status_codes.yaml":
-    `Cannot load config: 'targets[0].valid_status_codes' (line 3): '6xx' ${BAD_CODE}`,
+    `Cannot load config: 'targets[0].valid_status_codes[1]' (line 3): '6xx' ${BAD_CODE}`,
+  "bad_status_codes_several.yaml": "Cannot load config: 2 problems:\n" +
+    // Every bad entry, not only the first.
+    `  'targets[0].valid_status_codes[1]' (line 3): '99' ${BAD_CODE}\n` +
+    `  'targets[0].valid_status_codes[2]' (line 3): '700-800' ${BAD_CODE}`,
   "bad_status_codes_range.yaml":
     `Cannot load config: 'targets[0].valid_status_codes' (line 3): '299-200' ${BAD_CODE}`,
   "bad_status_codes_empty.yaml":
@@ -178,15 +192,16 @@ const BAD_CONFIGS: Record<string, string> = {
     `  'defaults.interval' (line 2): 'often' ${NOT_A_DURATION}\n` +
     "  'defaults.headers.X-Token' (line 4): environment variable UPTIME_TEST_UNSET_TOKEN is not set",
   "bad_many_problems.yaml": "Cannot load config: 9 problems:\n" +
-    "  'global.colour' (line 3): unknown key (allowed: metric_prefix, max_concurrent_checks, histogram_buckets)\n" +
+    // In line order, as the file reads.
     `  'global.metric_prefix' (line 2): 'my prefix' ${BAD_PREFIX}\n` +
+    "  'global.colour' (line 3): unknown key (allowed: metric_prefix, max_concurrent_checks, histogram_buckets)\n" +
     "  'targets[0].url' (line 5): scheme 'gopher:' is not supported (use http or https)\n" +
     `  'targets[1].interval' (line 7): 'soon' ${NOT_A_DURATION}\n` +
     "  'targets[1].body' (line 9): a GET request cannot have a body\n" +
     `  'targets[1].labels.result' (line 11): ${RESERVED}\n` +
-    "  'targets[2].headers.X-Key' (line 16): environment variable UPTIME_TEST_UNSET_KEY is not set\n" +
     `  'targets[2].valid_status_codes' (line 13): 'abc' ${BAD_CODE}\n` +
-    `  'targets[2].body_regex' (line 14): ${NOT_RE2}missing closing ]: \`[\` ${RE2_HINT}`,
+    `  'targets[2].body_regex' (line 14): ${NOT_RE2}missing closing ]: \`[\` ${RE2_HINT}\n` +
+    "  'targets[2].headers.X-Key' (line 16): environment variable UPTIME_TEST_UNSET_KEY is not set",
 };
 
 /** Bad fixtures whose exact wording is left to the fix; tested below by what must hold. */
@@ -230,10 +245,11 @@ Deno.test("ConfigError from buildConfig", async (t) => {
   });
 });
 
-Deno.test("defaults: nothing given checks the seed URLs every 10s", async (t) => {
+Deno.test("defaults: nothing given checks the two demo URLs every 10s", async (t) => {
   const config = buildConfig(undefined);
-  await t.step("the seed targets", () => {
+  await t.step("the demo targets, marked as such", () => {
     assert.deepEqual(DEFAULT_TARGETS, ["https://httpstat.us/503", "https://httpstat.us/200"]);
+    assert.equal(config.demoTargets, true);
     assert.deepEqual(config.targets.map((t) => t.url), [...DEFAULT_TARGETS]);
     assert.deepEqual(config.targets.map((t) => t.displayUrl), [...DEFAULT_TARGETS]);
   });
@@ -261,13 +277,25 @@ Deno.test("defaults: nothing given checks the seed URLs every 10s", async (t) =>
       assert.deepEqual(t.labels, {});
     }
   });
-  await t.step("an empty or comment-only file is the same as no file", () => {
-    for (const text of ["", "\n", fixture("good_empty.yaml"), "---\n"]) {
-      assert.deepEqual(
-        build(text).targets.map((t) => t.key),
-        config.targets.map((t) => t.key),
-      );
+  await t.step("a file without 'targets' is an error, never a switch to the demo URLs", () => {
+    for (const text of ["", "\n", "---\n", "# only a comment\n", "global: {}\n", "probe: {}\n"]) {
+      const err = configError(() => build(text));
+      assert.deepEqual(err.problems, [TARGETS_REQUIRED], JSON.stringify(text));
     }
+  });
+  await t.step("'targets: []' checks nothing, and is not the demo", () => {
+    const none = build(fixture("good_targets_empty.yaml"));
+    assert.deepEqual(none.targets, []);
+    assert.equal(none.demoTargets, false);
+    assert.equal(none.probe?.enabled, true);
+  });
+  await t.step("--target without a file, or with one lacking 'targets', is not the demo", () => {
+    for (const text of [undefined, "global: {}\n"]) {
+      const flagged = build(text, { targets: ["https://x.example/"] });
+      assert.deepEqual(flagged.targets.map((t) => t.url), ["https://x.example/"]);
+      assert.equal(flagged.demoTargets, false);
+    }
+    assert.equal(build(fixture("good_minimal.yaml")).demoTargets, false);
   });
   await t.step("the defaults object holds the documented values", () => {
     assert.equal(DEFAULTS.intervalMs, 10_000);
@@ -408,7 +436,10 @@ Deno.test("smaller files", async (t) => {
     assert.deepEqual(err.problems, ["'defaults.body' (line 2): a HEAD request cannot have a body"]);
   });
   await t.step("an empty histogram bucket list turns the histogram off", () => {
-    assert.deepEqual(build("global:\n  histogram_buckets: []\n").histogramBuckets, []);
+    assert.deepEqual(
+      build("global:\n  histogram_buckets: []\ntargets: []\n").histogramBuckets,
+      [],
+    );
   });
   await t.step("valid_status_codes as a comma-separated string or a single number", () => {
     const config = build(
@@ -494,13 +525,39 @@ Deno.test("overrides from flags and environment", async (t) => {
   await t.step("a too-long override timeout is not blamed on the file's defaults", () => {
     // good_full.yaml has `defaults.timeout: 2s` on line 8; the 45s came from --timeout.
     const err = configError(() => build(fixture("good_full.yaml"), { timeoutMs: 45_000 }));
-    assert.equal(err.problems.length, 1);
-    assert.match(err.message, /timeout \(45000ms\) must not be longer than interval \(30000ms\)/);
-    assert.doesNotMatch(err.message, /'defaults\.timeout'|\(line \d+\)/);
+    // Filed under the flag; the interval it collides with is named with its line.
+    assert.deepEqual(err.problems, [
+      `'--timeout': 45s is longer than the interval, 30s at 'defaults.interval' (line 7); ${NOT_OVER}`,
+    ]);
+    assert.doesNotMatch(err.message, /'defaults\.timeout'/);
   });
-  await t.step("an explicit timeout longer than an override interval is an error", () => {
+  await t.step("--interval shorter than the file's defaults.timeout names both", () => {
     const err = configError(() => build(file, { intervalMs: 1_000 }));
-    assert.match(err.problems[0] ?? "", /timeout \(3000ms\) must not be longer than interval/);
+    assert.deepEqual(err.problems, [
+      `'--interval': 1s is shorter than the timeout, 3s at 'defaults.timeout' (line 5); ${NOT_OVER}`,
+    ]);
+  });
+  await t.step("the flag as written, and a target's own interval blamed over a flag", () => {
+    const written = configError(() =>
+      build(file, {
+        intervalMs: 1_000,
+        sources: { intervalMs: "--check.interval" },
+        written: { intervalMs: "1000ms" },
+      })
+    );
+    assert.deepEqual(written.problems, [
+      `'--check.interval': 1000ms is shorter than the timeout, 3s at 'defaults.timeout' (line 5); ${NOT_OVER}`,
+    ]);
+    const own = configError(() =>
+      build("targets:\n  - url: https://a.example/\n    interval: 2s\n", { timeoutMs: 4_000 })
+    );
+    assert.deepEqual(own.problems, [
+      `'targets[0].interval' (line 3): 2s is shorter than the timeout, 4s at '--timeout'; ${NOT_OVER}`,
+    ]);
+    const builtIn = configError(() => build(undefined, { timeoutMs: 20_000 }));
+    assert.deepEqual(builtIn.problems, [
+      `'--timeout': 20s is longer than the interval, 10s (the default; set '--check.interval' or 'defaults.interval'); ${NOT_OVER}`,
+    ]);
   });
 });
 

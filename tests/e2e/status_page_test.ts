@@ -62,6 +62,15 @@ function ms(text: string): number {
   return Number(m[1]) * (m[2] === "s" ? 1000 : 1);
 }
 
+/** Waits until the exporter under `base` (ending in `/`) is ready: every target checked once. */
+async function untilReady(base: string): Promise<void> {
+  await waitFor("the exporter to be ready (every target checked once)", async () => {
+    const res = await fetch(`${base}readyz`);
+    await res.body?.cancel();
+    return res.status === 200 ? true : undefined;
+  }, { timeoutMs: 30_000 });
+}
+
 function rows(page: Page): Promise<Row[]> {
   return page.evaluate<Row[]>(READ_ROWS);
 }
@@ -92,11 +101,7 @@ Deno.test("e2e: a real browser shows the status page while checks run", async (t
       ],
     },
   });
-  await waitFor("the exporter to be ready (every target checked once)", async () => {
-    const res = await fetch(`${exporter.url}/readyz`);
-    await res.body?.cancel();
-    return res.status === 200 ? true : undefined;
-  }, { timeoutMs: 30_000 });
+  await untilReady(`${exporter.url}/`);
 
   await using browser = await Browser.launch(chromium);
   console.log(`browser over CDP: ${await browser.version()}`);
@@ -307,11 +312,7 @@ Deno.test("e2e: under a route prefix the status page refreshes and links stay in
     },
   });
   const base = `${exporter.url}/team/uptime/`;
-  await waitFor("the exporter to be ready", async () => {
-    const res = await fetch(`${base}readyz`);
-    await res.body?.cancel();
-    return res.status === 200 ? true : undefined;
-  }, { timeoutMs: 30_000 });
+  await untilReady(base);
   await using browser = await Browser.launch(chromium);
   const page = await browser.newPage();
   await page.setViewport(DESKTOP.width, DESKTOP.height);
@@ -356,12 +357,85 @@ Deno.test("e2e: under a route prefix the status page refreshes and links stay in
   await browser.close();
 });
 
-async function saveScreenshot(page: Page, name: string): Promise<void> {
+Deno.test("e2e: a failed reload is shown on the page until a reload succeeds", async (t) => {
+  const chromium = requireTool("chromium", ["/usr/bin/chromium", "chromium"], "CHROMIUM");
+  await using dir = await tempDir("browser-reload");
+  await using targets = startTargets();
+  const good = {
+    defaults: { interval: "1s", timeout: "700ms" },
+    targets: [{ url: `${targets.url}/ok` }, { url: `${targets.url}/unavailable` }],
+  };
+  await using exporter = await startExporter({
+    dir: dir.path,
+    args: ["--no-config.watch"], // reloaded by POST /-/reload only, when the test says
+    config: good,
+  });
+  await untilReady(`${exporter.url}/`);
+  await using browser = await Browser.launch(chromium);
+  const page = await browser.newPage();
+  await page.setViewport(DESKTOP.width, DESKTOP.height);
+  await page.goto(`${exporter.url}/?refresh=1`);
+  const notice = () =>
+    page.evaluate<{ hidden: boolean; text: string; at: string; display: string }>(`(() => {
+      const n = document.getElementById("reload");
+      return { hidden: n.hidden, text: n.innerText, display: getComputedStyle(n).display,
+        at: document.getElementById("reload-at").dateTime };
+    })()`);
+
+  await t.step("no notice while the config loaded fine", async () => {
+    const n = await notice();
+    assert.equal(n.hidden, true);
+    assert.equal(n.display, "none", "not shown");
+    assert.equal(await page.evaluate(`document.getElementById("demo").hidden`), true);
+  });
+  await t.step("a bad reload: the page says when, why, and that the old config runs", async () => {
+    await exporter.writeConfig({ ...good, targets: [{ url: "ftp://files.example/" }], colour: 1 });
+    const before = Date.now();
+    const reload = await exporter.reload();
+    assert.equal(reload.status, 500);
+    // Shown by the page's own refresh from the JSON API, without a page load.
+    const n = await waitFor("the page to show the failed reload", async () => {
+      const n = await notice();
+      return n.hidden ? undefined : n;
+    }, { timeoutMs: 15_000, everyMs: 250 });
+    assert.notEqual(n.display, "none");
+    assert.match(n.text, /^Config reload failed at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC; /);
+    assert.match(n.text, /the previous config is still running\./);
+    assert.match(n.text, /Cannot load config: 2 problems:/);
+    assert.match(n.text, /'targets\[0\]\.url' \(line \d+\): scheme 'ftp:' is not supported/);
+    assert.match(n.text, /'colour' \(line \d+\): unknown key/);
+    const at = Date.parse(n.at);
+    assert.ok(at >= before - 1000 && at <= Date.now(), `failed at ${n.at}`);
+    // The previous config is indeed what runs.
+    assert.equal((await rows(page)).length, 2);
+    assert.equal(await page.evaluate(`document.getElementById("offline").hidden`), true);
+    await saveScreenshot(page, "status-page-reload-failed.png", { docs: false });
+  });
+  await t.step("a later good reload takes the notice away", async () => {
+    await exporter.writeConfig({ ...good, targets: [{ url: `${targets.url}/ok` }] });
+    assert.equal((await exporter.reload()).status, 200);
+    await waitFor("the notice to go", async () => (await notice()).hidden ? true : undefined, {
+      timeoutMs: 15_000,
+      everyMs: 250,
+    });
+    assert.equal((await rows(page)).length, 1);
+  });
+  await t.step("no script errors and no CSP violations", () => {
+    assert.deepEqual(page.errors, []);
+  });
+  await browser.close();
+});
+
+async function saveScreenshot(
+  page: Page,
+  name: string,
+  options: { docs?: boolean } = {},
+): Promise<void> {
   const png = await page.screenshot();
   assert.deepEqual([...png.slice(1, 4)], [0x50, 0x4e, 0x47], "a PNG");
   const path = await saveArtifact(name, png);
   console.log(`screenshot: ${path}`);
-  if (Deno.env.get("E2E_UPDATE_DOCS") === "1") {
+  if (options.docs !== false && Deno.env.get("E2E_UPDATE_DOCS") === "1") {
     await Deno.writeFile(`${ROOT}/docs/${name}`, png);
     console.log(`screenshot: ${ROOT}/docs/${name}`);
   }

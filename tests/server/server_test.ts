@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
 import { Logger } from "../../lib/util/log.ts";
-import { WebServer } from "../../lib/server/server.ts";
+import { listenEveryAddress, WebServer } from "../../lib/server/server.ts";
 import { hostileFixture } from "../_helpers/hostile_server.ts";
 import { TEST_CA_FILE } from "../_helpers/servers.ts";
 import { until } from "../_helpers/wait.ts";
@@ -149,7 +149,7 @@ Deno.test("WebServer never applies a web config file caught half-written", async
     await t.step("a persisting problem is logged once, not at every poll", async () => {
       await Deno.writeTextFile(`${dir}/web.yml`, "nope: 1");
       for (let i = 0; i < 5; i++) assert.equal(await server.reload(false), false);
-      assert.equal(logs.filter((l) => l.includes("unknown key 'nope'")).length, 1);
+      assert.equal(logs.filter((l) => l.includes("'nope' (line 1): unknown key")).length, 1);
       assert.equal(await status(), 401);
     });
   } finally {
@@ -199,7 +199,7 @@ Deno.test("main: --web.config.file protects the real server; a bad one exits 2",
       }).output();
       const stderr = new TextDecoder().decode(out.stderr);
       assert.equal(out.code, 2, stderr);
-      assert.match(stderr, /basic_auth_users\.alice' is not a bcrypt hash/);
+      assert.match(stderr, /'basic_auth_users\.alice' \(line 1\): is not a bcrypt hash/);
       assert.ok(!stderr.includes("hunter2"));
     });
     await t.step(
@@ -248,4 +248,40 @@ Deno.test("main: --web.config.file protects the real server; a bad one exits 2",
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("listenEveryAddress: [::] first, 0.0.0.0 when the host has no IPv6", async (t) => {
+  await t.step("IPv6 refused by the kernel: falls back to 0.0.0.0", () => {
+    // What a host booted with ipv6.disable=1 answers for an IPv6 socket (EAFNOSUPPORT);
+    // such a host cannot be made here, so the refusal is given by hand.
+    const tried: string[] = [];
+    const chosen = listenEveryAddress((hostname) => {
+      tried.push(hostname);
+      if (hostname === "::") {
+        throw new Error("Address family not supported by protocol (os error 97)");
+      }
+      return hostname;
+    });
+    assert.equal(chosen, "0.0.0.0");
+    assert.deepEqual(tried, ["::", "0.0.0.0"]);
+  });
+  await t.step("a port in use is not an IPv6 problem: thrown as it is", () => {
+    // Real sockets: 127.0.0.1:PORT taken makes a dual-stack [::]:PORT fail with EADDRINUSE.
+    const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (taken.addr as Deno.NetAddr).port;
+    const tried: string[] = [];
+    try {
+      assert.throws(
+        () =>
+          listenEveryAddress((hostname) => {
+            tried.push(hostname);
+            return Deno.listen({ hostname, port });
+          }),
+        Deno.errors.AddrInUse,
+      );
+      assert.deepEqual(tried, ["::"]);
+    } finally {
+      taken.close();
+    }
+  });
 });

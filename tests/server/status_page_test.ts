@@ -123,6 +123,11 @@ Deno.test("status page", async (t) => {
       renderStatusPage(waiting.states, { now: NOW }),
       /Waiting for the first check of 2 of 2 targets/,
     );
+    const one = storeWith(`targets: ["http://a.test/"]`);
+    assert.match(
+      renderStatusPage(one.states, { now: NOW }),
+      /Waiting for the first check of 1 of 1 target</,
+    );
   });
 
   await t.step("times and reasons in human terms", () => {
@@ -284,4 +289,38 @@ Deno.test("the status page's script renders rows with textContent only", () => {
   assert.match(script, /fetch\("api\/v1\/targets"/, "it refreshes from the JSON API, relatively");
   // The no-script fallback stays.
   assert.match(renderStatusPage([]), /<noscript><meta http-equiv="refresh"/);
+});
+
+Deno.test("status page notices: demo targets, a failed reload", async (t) => {
+  const store = storeWith("targets: [https://a.example/]");
+  await t.step("neither: both notices are in the page, hidden", () => {
+    const html = renderStatusPage(store.states, { now: NOW });
+    assert.match(html, /<p id="demo" class="info" hidden>/);
+    assert.match(html, /<div id="reload" class="notice" role="alert" hidden>/);
+  });
+  await t.step("demo targets: says so and how to set your own", () => {
+    const html = renderStatusPage(store.states, { now: NOW, status: { demoTargets: true } });
+    assert.match(
+      html,
+      /<p id="demo" class="info">These are the two demo targets: set your own with <code>--target URL<\/code> or a config file\.<\/p>/,
+    );
+  });
+  await t.step("a failed reload: when, why (escaped), and that the old config runs", () => {
+    const html = renderStatusPage(store.states, {
+      now: NOW,
+      status: {
+        demoTargets: false,
+        reloadFailure: { at: NOW - 5000, message: "Cannot load config: '<script>x</script>'" },
+      },
+    });
+    assert.ok(
+      html.includes(
+        '<div id="reload" class="notice" role="alert"><strong>Config reload failed</strong> at ' +
+          '<time id="reload-at" datetime="2025-01-02T03:04:00.000Z">2025-01-02 03:04:00 UTC</time>; ' +
+          "the previous config is still running." +
+          '<pre id="reload-why">Cannot load config: &#39;&lt;script&gt;x&lt;/script&gt;&#39;</pre></div>',
+      ),
+    );
+    assert.doesNotMatch(html, /<script>x/);
+  });
 });

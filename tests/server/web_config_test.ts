@@ -42,6 +42,9 @@ bearer_token_file: token
   }
 });
 
+/** The line a problem names: `(line 3)`. */
+const lineOf = (problem: string) => Number(/\(line (\d+)\)/.exec(problem)?.[1]);
+
 Deno.test("loadWebConfig refuses bad configs with a clear message and no secret", async (t) => {
   const dir = await tempDir({
     "token": TOKEN,
@@ -50,7 +53,7 @@ Deno.test("loadWebConfig refuses bad configs with a clear message and no secret"
     "latin1.yml": new Uint8Array([0x62, 0x61, 0x73, 0x69, 0x63, 0x3a, 0xe9, 0xff, 0x0a]),
   });
   const cases: [string, string, RegExp][] = [
-    ["unknown key", "foo: 1", /unknown key 'foo'/],
+    ["unknown key", "foo: 1", /'foo' \(line 1\): unknown key/],
     ["not a mapping", "- a", /top level must be a mapping/],
     ["unsupported toolkit key", "tls_server_config: {client_ca_file: x}", /not supported/],
     ["http_server_config", "http_server_config: {http2: true}", /not supported/],
@@ -107,10 +110,41 @@ Deno.test("loadWebConfig refuses bad configs with a clear message and no secret"
     });
     await t.step("a file without a size (/dev/zero) is read only up to the limit", async () => {
       await Deno.writeTextFile(`${dir}/zero.yml`, "bearer_token_file: /dev/zero\n");
+      const problem = "'bearer_token_file' (line 1): bearer token file /dev/zero: " +
+        "larger than 1048576 bytes";
       await assert.rejects(
         loadWebConfig(`${dir}/zero.yml`),
-        new WebConfigError("bearer token file /dev/zero: larger than 1048576 bytes"),
+        new WebConfigError(`web config ${dir}/zero.yml: ${problem}`, [problem]),
       );
+    });
+    await t.step("every problem at once, in line order, each with its key and line", async () => {
+      await Deno.writeTextFile(
+        `${dir}/many.yml`,
+        [
+          "bearer_token_file: short",
+          "tls_server_config:",
+          "  cert_file: nope.pem",
+          "  min_version: TLS13",
+          "basic_auth_users:",
+          "  alice: hunter2-plain",
+          "colour: blue",
+        ].join("\n"),
+      );
+      const error = await loadWebConfig(`${dir}/many.yml`).then(() => undefined, (e) => e);
+      assert.ok(error instanceof WebConfigError);
+      assert.deepEqual(
+        error.problems.map((p) => p.replace(/: cannot read: .*/, ": cannot read")),
+        [
+          "'bearer_token_file' (line 1): the bearer token must be at least 16 characters without spaces",
+          `'tls_server_config.cert_file' (line 3): certificate ${dir}/nope.pem: cannot read`,
+          "'tls_server_config.min_version' (line 4): is not supported",
+          "'tls_server_config.key_file' (line 2): is required",
+          "'basic_auth_users.alice' (line 6): is not a bcrypt hash (make one with htpasswd -nBC 10 USER)",
+          "'colour' (line 7): unknown key (allowed: tls_server_config, basic_auth_users, bearer_token_file)",
+        ].sort((a, b) => lineOf(a) - lineOf(b)),
+      );
+      assert.ok(error.message.startsWith(`web config ${dir}/many.yml: 6 problems:\n  '`));
+      assert.ok(!error.message.includes("hunter2"));
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
