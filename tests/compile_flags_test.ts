@@ -62,6 +62,15 @@ Deno.test("compile task: named, least permissions", async (t) => {
     assert.ok(started.length > 0, "no Worker found: the checks run in one (lib/check/)");
     for (const module of started) assert.ok(included.includes(module), `${module} not --include'd`);
   });
+  await t.step("start and dev run with the same V8 flags as the binary", () => {
+    // The young generation is capped (docs/performance.md): the benchmark runs `start`.
+    const v8 = (words: string[]) => words.filter((w) => w.startsWith("--v8-flags="));
+    const flags = v8(taskWords("compile"));
+    assert.deepEqual(flags, ["--v8-flags=--max-semi-space-size=1"]);
+    for (const task of ["start", "dev"]) {
+      assert.deepEqual(v8(taskWords(task)), flags, task);
+    }
+  });
   await t.step("start and dev run with the same permissions as the binary", () => {
     const flags = compilePermissionFlags();
     for (const task of ["start", "dev"]) {

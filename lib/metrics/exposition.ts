@@ -258,12 +258,18 @@ const encoder = new TextEncoder();
 export class ChunkWriter {
   #buf = new Uint8Array(CHUNK);
   #pos = 0;
-  readonly #sink: (chunk: Uint8Array) => void;
+  readonly #sink: (chunk: Uint8Array, done: () => void) => void;
+  /** Chunks the sink is done with, written into again (a render makes MBs of them). */
+  readonly #free: Uint8Array<ArrayBuffer>[] = [];
   /** Bytes written so far. */
   written = 0;
 
-  /** `sink` receives each full chunk; it owns the chunk (it is not reused). */
-  constructor(sink: (chunk: Uint8Array) => void) {
+  /**
+   * `sink` receives each full chunk and a `done` to call once it no longer
+   * needs the bytes (the buffer is then reused); a sink that never calls it
+   * keeps the chunk.
+   */
+  constructor(sink: (chunk: Uint8Array, done: () => void) => void) {
     this.#sink = sink;
   }
 
@@ -274,7 +280,7 @@ export class ChunkWriter {
       this.flush();
       if (s.length * 3 > this.#buf.length) {
         const bytes = encoder.encode(s);
-        this.#sink(bytes);
+        this.#sink(bytes, () => {});
         this.written += bytes.byteLength;
         return;
       }
@@ -287,8 +293,9 @@ export class ChunkWriter {
   /** Hands what is buffered to the sink. */
   flush(): void {
     if (this.#pos === 0) return;
-    this.#sink(this.#buf.subarray(0, this.#pos));
-    this.#buf = new Uint8Array(CHUNK);
+    const buf = this.#buf;
+    this.#sink(buf.subarray(0, this.#pos), () => this.#free.push(buf));
+    this.#buf = this.#free.pop() ?? new Uint8Array(CHUNK);
     this.#pos = 0;
   }
 }

@@ -239,7 +239,7 @@ export class Exposition {
     const shape = this.#shape();
     const snap = snapshot(this.#store);
     const gzip = new GzipStream();
-    const w = new ChunkWriter((chunk) => gzip.write(chunk));
+    const w = new ChunkWriter((chunk, done) => gzip.write(chunk, done));
     let sliceStart = performance.now();
     await writeTargets(w, snap, {
       prefix,
@@ -295,9 +295,14 @@ class GzipStream {
     });
   }
 
-  /** Queues a chunk for compression. */
-  write(chunk: Uint8Array): void {
-    this.#written = new Promise((resolve) => this.#gzip.write(chunk, () => resolve()));
+  /** Queues a chunk for compression; `done` runs once gzip has taken it. */
+  write(chunk: Uint8Array, done: () => void): void {
+    this.#written = new Promise((resolve) =>
+      this.#gzip.write(chunk, () => {
+        done();
+        resolve();
+      })
+    );
   }
 
   /** Resolves when gzip has taken the last chunk written. */
