@@ -6,14 +6,13 @@
  * @module
  */
 
-import { App } from "./lib/app.ts";
 import { type CliOptions, parseCli, USAGE } from "./lib/config/cli.ts";
-import { watchConfigFile } from "./lib/config/watch.ts";
 import { formatDurationExact } from "./lib/config/units.ts";
 import { Logger } from "./lib/util/log.ts";
 import { VERSION, versionLine } from "./lib/util/version.ts";
 import { BadInputError } from "./lib/util/bad_input.ts";
-import { WebServer } from "./lib/server/server.ts";
+import type { WebServer } from "./lib/server/server.ts";
+import { EngineClient } from "./lib/check/engine_client.ts";
 import { defaultMaxConnections } from "./lib/server/conn_guard.ts";
 
 /** Most time a shutdown may take before the process exits anyway. */
@@ -52,16 +51,27 @@ async function main(): Promise<void> {
   // before the check engine's thread starts opening any of its own.
   defaultMaxConnections();
   // A reload reads the file again with the environment the flags were read with.
+  const source = {
+    file: cli.configFile,
+    probeModulesFile: cli.probeModulesFile,
+    overrides: cli.overrides,
+    env,
+  };
+  // The check engine first: its Worker loads and parses the config while this
+  // thread loads the serving side's modules.
+  const engine = EngineClient.start({ logLevel: logger.enabled("debug") ? "debug" : "info" });
+  const firstLoad = engine.load(source);
+  const [{ App }, { WebServer }, { watchConfigFile }] = await Promise.all([
+    import("./lib/app.ts"),
+    import("./lib/server/server.ts"),
+    import("./lib/config/watch.ts"),
+  ]);
   const app = new App({
-    source: {
-      file: cli.configFile,
-      probeModulesFile: cli.probeModulesFile,
-      overrides: cli.overrides,
-      env,
-    },
+    source,
     logger,
     version: VERSION,
     routePrefix: cli.routePrefix,
+    engine: { client: engine, firstLoad },
   });
   const stopping = new AbortController();
   const shutdown = async (signal: string) => {

@@ -39,6 +39,11 @@ export interface AppOptions {
   isolation?: "worker" | "inline";
   /** Least time between two certificate lookups of one host:port. Default: 60 s. */
   tlsInfoRefreshMs?: number;
+  /**
+   * An engine already started (main.ts starts it before loading the serving
+   * side), and the first load it was asked for. Default: one started here.
+   */
+  engine?: { client: EngineClient; firstLoad?: ReturnType<EngineClient["load"]> };
   /** Called when the check engine dies; the default logs it and exits 1. */
   onEngineCrash?: (error: unknown) => void;
   /** Path every endpoint lives under (`--web.route-prefix`). Default `/`. */
@@ -62,6 +67,7 @@ export class App {
   readonly handler: (req: Request) => Promise<Response>;
   readonly #options: AppOptions;
   readonly #engine: EngineClient;
+  #firstLoad?: ReturnType<EngineClient["load"]>;
   #source: ConfigSource;
   #config?: ConfigView;
   #stats: EngineStats = NO_STATS;
@@ -105,9 +111,12 @@ export class App {
       routePrefix: options.routePrefix,
       status: () => this.status,
     });
-    this.#engine = EngineClient.start({
+    this.#engine = options.engine?.client ?? EngineClient.start({
       isolation: options.isolation,
       logLevel: options.logger.enabled("debug") ? "debug" : "info",
+    });
+    this.#firstLoad = options.engine?.firstLoad;
+    this.#engine.handle({
       onResults: (records, stats) => this.#record(records, stats),
       onLog: (level, msg, fields) => options.logger.log(level, msg, fields),
       onCrash: options.onEngineCrash ?? ((error) => {
@@ -138,7 +147,8 @@ export class App {
    * @throws {ConfigError} when the config is bad (main.ts exits 2).
    */
   async start(): Promise<ConfigView> {
-    const loaded = await this.#engine.load(this.#source);
+    const loaded = await (this.#firstLoad ?? this.#engine.load(this.#source));
+    this.#firstLoad = undefined;
     if (!loaded.ok) {
       throw loaded.error.kind === "config"
         ? new ConfigError(loaded.error.problems)

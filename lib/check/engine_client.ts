@@ -35,8 +35,8 @@ export interface EngineClientOptions {
   isolation?: "worker" | "inline";
   /** The engine logs skipped checks only at `debug`. Default: `info`. */
   logLevel?: LogLevel;
-  /** Called with every batch of finished checks. */
-  onResults: (records: readonly ResultRecord[], stats: EngineStats) => void;
+  /** Called with every batch of finished checks (see {@linkcode EngineClient.handle}). */
+  onResults?: (records: readonly ResultRecord[], stats: EngineStats) => void;
   /** Called with what the engine wants logged. */
   onLog?: (
     level: LogLevel,
@@ -58,9 +58,11 @@ export class EngineClient {
   readonly #matchers = new Map<number, MatcherHandle>();
   #nextId = 1;
   #stopping?: Promise<void>;
+  /** Results and log lines that came before anyone handled them. */
+  #held: EngineEvent[] = [];
 
   private constructor(options: EngineClientOptions) {
-    this.#options = options;
+    this.#options = { ...options };
     if (options.isolation === "inline") {
       // Imported only here: in the usual mode the engine's modules (config
       // parsing, probe, re2js) load in the Worker alone, not in this isolate too.
@@ -69,7 +71,7 @@ export class EngineClient {
         new Engine(channel.port2 as unknown as Port<EngineRequest, EngineEvent>);
         // Messages posted before this wait in the port's queue.
         channel.port2.start();
-      }, (e) => options.onCrash?.(e));
+      }, (e) => this.#options.onCrash?.(e));
       this.#port = channel.port1 as unknown as Port<EngineEvent, EngineRequest>;
       channel.port1.start();
     } else {
@@ -79,7 +81,7 @@ export class EngineClient {
       });
       this.#worker.addEventListener("error", (event) => {
         event.preventDefault();
-        options.onCrash?.(event.error ?? event.message);
+        this.#options.onCrash?.(event.error ?? event.message);
       });
       this.#port = this.#worker as unknown as Port<EngineEvent, EngineRequest>;
     }
@@ -91,14 +93,33 @@ export class EngineClient {
   }
 
   /** Starts an engine; give it a config with {@linkcode EngineClient.load}. */
-  static start(options: EngineClientOptions): EngineClient {
+  static start(options: EngineClientOptions = {}): EngineClient {
     return new EngineClient(options);
   }
 
+  /**
+   * Sets who handles results, log lines and a crash, for an engine started
+   * before they existed (main.ts starts it first, so that its Worker loads
+   * while the serving side's modules do); what came meanwhile is handed over.
+   */
+  handle(handlers: Pick<EngineClientOptions, "onResults" | "onLog" | "onCrash">): void {
+    Object.assign(this.#options, handlers);
+    const held = this.#held;
+    this.#held = [];
+    for (const event of held) this.#receive(event);
+  }
+
   #receive(event: EngineEvent): void {
+    if (
+      (event.type === "results" && !this.#options.onResults) ||
+      (event.type === "log" && !this.#options.onLog)
+    ) {
+      this.#held.push(event);
+      return;
+    }
     switch (event.type) {
       case "results":
-        this.#options.onResults(event.records, event.stats);
+        this.#options.onResults!(event.records, event.stats);
         return;
       case "log":
         this.#options.onLog?.(event.level, event.msg, event.fields as Record<string, string>);
