@@ -9,6 +9,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { redactUrl, splitCredentials } from "../util/redact.ts";
 import { expandEnv } from "./expand_env.ts";
 import { checkKeys, isObject, type Path, type Problems, type Raw } from "./problems.ts";
@@ -100,8 +101,9 @@ export function resolveTarget(raw: unknown, ctx: TargetContext): TargetConfig | 
     tlsCaFile,
     labels,
   };
-  // Plain data: every setting is in the key.
-  return { ...target, key: JSON.stringify(target) };
+  // Every setting is in the key, so a target whose settings changed is a new
+  // one; hashed, because it crosses between threads with every result.
+  return { ...target, key: targetKey(target) };
 }
 
 /** A setting's value and the path to blame for it. */
@@ -437,4 +439,13 @@ function resolveLabels(s: Scope): Record<string, string> {
       return [name, String(value)];
     },
   });
+}
+
+/**
+ * The identity of a resolved target: SHA-256 of every setting, 22
+ * characters (128 bits) of base64url. Two targets share a key only when
+ * all their settings are equal; a reload keeps the state of a key it sees again.
+ */
+function targetKey(target: Omit<TargetConfig, "key">): string {
+  return createHash("sha256").update(JSON.stringify(target)).digest("base64url").slice(0, 22);
 }
