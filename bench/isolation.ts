@@ -19,6 +19,7 @@ import { App } from "../lib/app.ts";
 import { parseDuration } from "../lib/config/units.ts";
 import { WebServer } from "../lib/server/server.ts";
 import { Logger } from "../lib/util/log.ts";
+import { startHealthyTargets } from "../tests/_helpers/healthy_targets_process.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -34,19 +35,8 @@ const SCRAPERS = Number(values.scrapers);
 const DURATION_MS = parseDuration(values.duration)!;
 const INTERVAL_MS = parseDuration(values.interval)!;
 
-const targets = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "--allow-net",
-    new URL("../tests/_helpers/healthy_targets.ts", import.meta.url).pathname,
-  ],
-  stdin: "piped",
-  stdout: "piped",
-}).spawn();
-const reader = targets.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let out = "";
-while (!/LISTEN (\d+)/.test(out)) out += (await reader.read()).value ?? "";
-const port = Number(/LISTEN (\d+)/.exec(out)![1]);
+await using targets = await startHealthyTargets();
+const port = targets.port;
 
 const config = [
   "defaults:",
@@ -119,6 +109,3 @@ for (const isolation of ["inline", "worker"] as const) {
       `checks done ${r.checks} / ${r.expected} expected   scrapes served ${r.scrapes}`,
   );
 }
-await targets.stdin.close();
-await reader.cancel();
-await targets.status;

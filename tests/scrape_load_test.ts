@@ -11,44 +11,15 @@ import assert from "node:assert/strict";
 import { startExporter } from "./_helpers/exporter.ts";
 import { parseMetrics } from "./_helpers/hostile_server.ts";
 import { until } from "./_helpers/wait.ts";
+import { startHealthyTargets } from "./_helpers/healthy_targets_process.ts";
 
 const TARGETS = 2000;
 const SCRAPERS = 200;
 const INTERVAL_S = 4;
 const LOAD_MS = 12_000;
 
-/** Starts tests/_helpers/healthy_targets.ts in a process of its own. */
-async function healthyTargets() {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      new URL("./_helpers/healthy_targets.ts", import.meta.url).pathname,
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!/LISTEN (\d+)/.test(out)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`target process exited: ${out}`);
-    out += value;
-  }
-  const port = Number(/LISTEN (\d+)/.exec(out)![1]);
-  return {
-    port,
-    async [Symbol.asyncDispose]() {
-      await child.stdin.close();
-      await reader.cancel();
-      await child.status;
-    },
-  };
-}
-
 Deno.test("hundreds of uncompressed scrapers do not make healthy targets look down", async (t) => {
-  await using targets = await healthyTargets();
+  await using targets = await startHealthyTargets();
   await using exporter = await startExporter({
     args: ["--log-level", "info"],
     config: {
