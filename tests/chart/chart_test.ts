@@ -16,6 +16,7 @@ import { buildConfig } from "../../lib/config/validate.ts";
 import { ROOT, sampleNames, startExporter, startTarget } from "../_helpers/exporter.ts";
 import { serve, TEST_CA_FILE } from "../_helpers/servers.ts";
 import { until } from "../_helpers/wait.ts";
+import { type Output, run as runCommand } from "../_helpers/process.ts";
 
 const CHART = `${ROOT}/helm/uptime-exporter`;
 const FIXTURES = `${ROOT}/tests/fixtures/chart`;
@@ -80,32 +81,9 @@ function goBin(name: string): string[] {
   return [...(gobin ? [`${gobin}/${name}`] : []), ...(gopath ? [`${gopath}/bin/${name}`] : [])];
 }
 
-interface Output {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(cmd: string, args: string[], options: { cwd?: string; stdin?: string } = {}) {
-  const child = new Deno.Command(cmd, {
-    args,
-    cwd: options.cwd ?? ROOT,
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
-  }
-  const out = await child.output();
-  const decoder = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-  } satisfies Output;
+/** Runs a tool from the repository root (by default). */
+function run(cmd: string, args: string[], options: { cwd?: string; stdin?: string } = {}) {
+  return runCommand(cmd, args, { cwd: ROOT, timeoutMs: 300_000, ...options });
 }
 
 function ok(out: Output, what: string): string {

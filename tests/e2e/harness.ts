@@ -16,6 +16,9 @@ import assert from "node:assert/strict";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { freePort, hangingServer } from "../_helpers/servers.ts";
 import { waitFor } from "../_helpers/wait.ts";
+import { run } from "../_helpers/process.ts";
+
+export { run };
 
 export { type Exporter, startExporter } from "../_helpers/exporter.ts";
 export { waitFor };
@@ -48,42 +51,6 @@ export function requireTool(name: string, candidates: string[], envName?: string
       envName ? `; set ${envName} to its path` : ""
     }). Install it with .ci/e2e_tools.sh.`,
   );
-}
-
-/** Runs a command to completion; returns its exit code and output. */
-export async function run(
-  cmd: string,
-  args: string[],
-  options: { stdin?: string; timeoutMs?: number; cwd?: string } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(cmd, {
-    args,
-    cwd: options.cwd,
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }, options.timeoutMs ?? 60_000);
-  try {
-    if (options.stdin !== undefined) {
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(options.stdin));
-      await writer.close();
-    }
-    const out = await child.output();
-    const decoder = new TextDecoder();
-    return {
-      code: out.code,
-      stdout: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The first line a command prints for `--version`. */
