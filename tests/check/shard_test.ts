@@ -222,7 +222,7 @@ function computeFixture(): Fixture {
 Deno.test("the assignment equals the fixed fixture (stable across runs, machines, versions)", async () => {
   const computed = computeFixture();
   if (Deno.env.get("UPDATE_GOLDEN") === "1") {
-    await Deno.writeTextFile(FIXTURE, JSON.stringify(computed, null, 1) + "\n");
+    await Deno.writeTextFile(FIXTURE, JSON.stringify(computed, null, 2) + "\n");
   }
   const fixture: Fixture = JSON.parse(await Deno.readTextFile(FIXTURE));
   assert.deepEqual(computed, fixture);
