@@ -58,6 +58,7 @@ async function main(): Promise<void> {
       probeModulesFile: cli.probeModulesFile,
       overrides: cli.overrides,
       env,
+      shard: cli.shard,
     },
     logger,
     version: VERSION,
@@ -113,6 +114,10 @@ async function main(): Promise<void> {
     ...listening,
     version: VERSION,
     targets: loaded.value.targets.length,
+    shard: cli.shard
+      ? `${loaded.value.shard?.index} of ${loaded.value.shard?.count} (${cli.shard.mode})`
+      : undefined,
+    configured: cli.shard ? loaded.value.shard?.configured : undefined,
     route_prefix: cli.routePrefix === "/" ? undefined : cli.routePrefix,
   });
   if (stopping.signal.aborted) await server.shutdown();

@@ -38,6 +38,8 @@ export interface EngineClientOptions {
   logLevel?: LogLevel;
   /** Called with every batch of finished checks. */
   onResults: (records: readonly ResultRecord[], stats: EngineStats) => void;
+  /** Called when DNS membership changed this replica's share of the targets (no reload). */
+  onReassigned?: (loaded: Loaded) => void;
   /** Called with what the engine wants logged. */
   onLog?: (
     level: LogLevel,
@@ -95,6 +97,13 @@ export class EngineClient {
     switch (event.type) {
       case "results":
         this.#options.onResults(event.records, event.stats);
+        return;
+      case "reassigned":
+        this.#options.onReassigned?.({
+          config: event.config,
+          added: event.added,
+          removed: event.removed,
+        });
         return;
       case "log":
         this.#options.onLog?.(event.level, event.msg, event.fields as Record<string, string>);

@@ -21,7 +21,7 @@
  * @module
  */
 
-import type { TargetConfig } from "../config/schema.ts";
+import type { ShardSettings, TargetConfig } from "../config/schema.ts";
 
 /** What {@linkcode targetIdentity} reads of a target. */
 export type Identified = Pick<TargetConfig, "displayUrl" | "labels">;
@@ -216,4 +216,37 @@ export function assign<T extends Identified>(
 /** The members of a static fleet of `count` replicas: `"0"` … `"count-1"`. */
 export function staticMembers(count: number): string[] {
   return Array.from({ length: count }, (_, i) => String(i));
+}
+
+/** A fleet as {@linkcode assign} takes it. */
+export interface Fleet {
+  /** Every member, sorted, this replica included. */
+  readonly members: readonly string[];
+  /** This replica's identity. */
+  readonly self: string;
+  readonly replication: number;
+}
+
+/**
+ * The fleet `settings` describe: unsharded, a fleet of one; static, the
+ * indices `"0"` … `"N-1"`; DNS, the members `found` (membership.ts), or this
+ * replica alone before any was found.
+ *
+ * @example
+ * ```ts
+ * fleetOf({ mode: "static", count: 3, index: 1, replication: 2 });
+ * // { members: ["0", "1", "2"], self: "1", replication: 2 }
+ * ```
+ */
+export function fleetOf(settings: ShardSettings | undefined, found?: readonly string[]): Fleet {
+  if (!settings) return { members: ["0"], self: "0", replication: 1 };
+  if (settings.mode === "static") {
+    return {
+      members: staticMembers(settings.count),
+      self: String(settings.index),
+      replication: settings.replication,
+    };
+  }
+  const members = [...new Set([...(found ?? []), settings.self])].sort();
+  return { members, self: settings.self, replication: settings.replication };
 }

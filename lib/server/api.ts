@@ -9,6 +9,7 @@
 
 import { CHECK_RESULTS, type CheckResult } from "../check/classify.ts";
 import type { TargetState } from "../metrics/results.ts";
+import type { ShardSummary } from "./status_page.ts";
 
 /** One target in `/api/v1/targets`. */
 export interface ApiTarget {
@@ -44,8 +45,10 @@ export interface ApiTargetsResponse {
   data: {
     /** When this answer was made (RFC 3339): ages are relative to it. */
     generatedAt: string;
-    /** In config order. */
+    /** In config order: this replica's targets. */
     targets: ApiTarget[];
+    /** This replica's share, when it is one of several (docs/kubernetes.md, "Sharding"). */
+    shard?: ShardSummary;
   };
 }
 
@@ -86,13 +89,14 @@ export function apiTarget(state: TargetState): ApiTarget {
  */
 export function targetsResponse(
   states: readonly TargetState[],
-  options: { now?: number } = {},
+  options: { now?: number; shard?: ShardSummary } = {},
 ): ApiTargetsResponse {
   return {
     status: "success",
     data: {
       generatedAt: new Date(options.now ?? Date.now()).toISOString(),
       targets: states.map(apiTarget),
+      ...(options.shard ? { shard: options.shard } : {}),
     },
   };
 }

@@ -17,7 +17,7 @@ import { negotiate } from "./negotiate.ts";
 import type { Exposition } from "../metrics/exposition_cache.ts";
 import type { ResultsStore } from "../metrics/results.ts";
 import { targetsResponse } from "./api.ts";
-import { renderStatusPage, STATUS_PAGE_CSP } from "./status_page.ts";
+import { renderStatusPage, type ShardSummary, STATUS_PAGE_CSP } from "./status_page.ts";
 import { err, ok, type Result } from "../util/result.ts";
 import type { OnDemandAnswer, OnDemandQuery } from "../check/on_demand.ts";
 
@@ -39,6 +39,8 @@ export interface HandlerDeps {
   routePrefix?: string;
   /** Runs one on-demand check for `/probe` (on_demand.ts). Default: `/probe` answers 404. */
   probe?: (query: OnDemandQuery) => Promise<OnDemandAnswer>;
+  /** This replica's share, when it is one of several (status page, JSON API). Default: none. */
+  shard?: () => ShardSummary | undefined;
 }
 
 /** One endpoint. */
@@ -91,7 +93,10 @@ async function serveMetrics(req: Request, deps: HandlerDeps): Promise<Response> 
 }
 
 function serveStatusPage(req: Request, deps: HandlerDeps): Response {
-  const html = renderStatusPage(deps.store.states, { version: deps.version });
+  const html = renderStatusPage(deps.store.states, {
+    version: deps.version,
+    shard: deps.shard?.(),
+  });
   return new Response(req.method === "HEAD" ? null : html, {
     headers: {
       "content-type": "text/html; charset=utf-8",
@@ -117,7 +122,7 @@ function serveReady(req: Request, deps: HandlerDeps): Response {
 }
 
 function serveTargets(req: Request, deps: HandlerDeps): Response {
-  const json = JSON.stringify(targetsResponse(deps.store.states));
+  const json = JSON.stringify(targetsResponse(deps.store.states, { shard: deps.shard?.() }));
   const headers: Record<string, string> = {
     "content-type": "application/json; charset=utf-8",
     "cache-control": "no-store",
