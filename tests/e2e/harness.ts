@@ -437,17 +437,19 @@ export interface Rule {
 
 /**
  * Renders the Helm chart with its PrometheusRule enabled and `selector`
- * matching the test's scrape job, and returns the rule groups.
+ * matching the test's scrape job, and returns the rule groups. `values` are
+ * added to the chart's (e.g. `{replicaCount: 3, sharding: {...}}`).
  */
 export async function renderChartRules(
   helm: string,
   dir: string,
   selector: string,
+  values: Record<string, unknown> = {},
 ): Promise<{ name: string; rules: Rule[] }[]> {
-  const values = `${dir}/chart-values.yaml`;
+  const valuesFile = await Deno.makeTempFile({ dir, prefix: "chart-values-", suffix: ".yaml" });
   await Deno.writeTextFile(
-    values,
-    stringifyYaml({ prometheusRule: { enabled: true, selector } }),
+    valuesFile,
+    stringifyYaml({ prometheusRule: { enabled: true, selector }, ...values }),
   );
   const out = await run(helm, [
     "template",
@@ -460,7 +462,7 @@ export async function renderChartRules(
     "--kube-version",
     "1.30.0",
     "--values",
-    values,
+    valuesFile,
   ], { timeoutMs: 60_000 });
   assert.equal(out.code, 0, `helm template failed:\n${out.stderr}`);
   const docs = out.stdout.split(/^---\s*$/m).map((d) => parseYaml(d)).filter(Boolean);
