@@ -155,6 +155,13 @@ async function checkConfig(cli: CliOptions, env: Record<string, string>): Promis
     await loadWebConfig(cli.webConfigFile);
   }
   console.log(`Config OK: ${config.targets.length} targets`);
+  if (cli.shard?.mode === "static") {
+    const { assign, fleetOf } = await import("./lib/check/shard.ts");
+    const mine = assign(config.targets, fleetOf(cli.shard)).length;
+    console.log(
+      `  shard ${cli.shard.index} of ${cli.shard.count} (replication ${cli.shard.replication}): checks ${mine} of them`,
+    );
+  }
   if (config.probe && (config.probe.enabled || config.probe.modules.size > 0)) {
     console.log(
       `  /probe ${config.probe.enabled ? "enabled" : "disabled"}; modules: ${

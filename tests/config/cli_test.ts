@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { assign } from "../../lib/check/shard.ts";
 import {
   type CliOptions,
   FLAG_GROUPS,
@@ -1180,6 +1181,26 @@ Deno.test("--shard.*: every bad combination is named, all at once, exit 2", asyn
       assert.deepEqual(cliError(c.args, c.env).problems, c.problems);
     });
   }
+  await t.step("--config.check says how many targets the shard checks", async () => {
+    const urls = ["https://a.example/", "https://b.example/", "https://c.example/"];
+    const run = await runMain([
+      "--config.check",
+      ...urls.flatMap((u) => ["--target", u]),
+      "--shard.count",
+      "2",
+      "--shard.index",
+      "1",
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const mine = assign(urls.map((u) => ({ displayUrl: u, labels: {} })), {
+      members: ["0", "1"],
+      self: "1",
+    });
+    assert.match(
+      run.stdout,
+      new RegExp(`^  shard 1 of 2 \\(replication 1\\): checks ${mine.length} of them$`, "m"),
+    );
+  });
   await t.step("main exits 2 and prints them", async () => {
     const run = await runMain(["--shard.count", "3", "--shard.index", "5"]);
     assert.equal(run.code, 2, run.stderr);
