@@ -38,19 +38,26 @@ function expectedShare(yaml: string, members: string[], self: string, replicatio
   return assign(config.targets, { members, self, replication }).map((t) => t.displayUrl);
 }
 
+/** A target server that holds requests for `heldUrls` until `release()`. */
+function heldServer() {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const heldUrls: string[] = [];
+  const server = serve(async (req) => {
+    if (heldUrls.includes(req.url)) await held;
+    return new Response("ok");
+  });
+  return { server, heldUrls, release };
+}
+
 function metricValue(text: string, name: string): number | undefined {
   const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
   return m ? Number(m[1]) : undefined;
 }
 
 Deno.test("app, static shard: its share only, in metrics, page, API and /readyz", async (t) => {
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  const heldUrls: string[] = [];
-  await using server = serve(async (req) => {
-    if (heldUrls.includes(req.url)) await held;
-    return new Response("ok");
-  });
+  const { server, heldUrls, release } = heldServer();
+  await using _server = server;
   const shard = { mode: "static", count: 3, index: 1, replication: 2 } as const;
   // One target of this replica's share answers only when the test says so.
   heldUrls.push(expectedShare(configYaml(server.url), ["0", "1", "2"], "1", 2)[0]!);
@@ -136,13 +143,8 @@ Deno.test("app, unsharded: no shard line, shard_info of a fleet of one", async (
 });
 
 Deno.test("app, DNS membership: a new share when the records change, no reload", async (t) => {
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  const heldUrls: string[] = [];
-  await using server = serve(async (req) => {
-    if (heldUrls.includes(req.url)) await held;
-    return new Response("ok");
-  });
+  const { server, heldUrls, release } = heldServer();
+  await using _server = server;
   const self = "127.0.0.2";
   await using dns = await startDnsServer(
     { "peers.test": [self, "127.0.0.3", "127.0.0.4"] },

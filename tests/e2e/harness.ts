@@ -50,6 +50,20 @@ export function requireTool(name: string, candidates: string[], envName?: string
   );
 }
 
+/** helm: `HELM`, PATH, or where `go install` puts it (.ci/chart_tools.sh builds it there). */
+export function requireHelm(): string {
+  return requireTool(
+    "helm",
+    [
+      "helm",
+      ...(Deno.env.get("GOPATH") ? [`${Deno.env.get("GOPATH")}/bin/helm`] : []),
+      `${Deno.env.get("HOME") ?? "/root"}/go/bin/helm`,
+      "/root/go/bin/helm",
+    ],
+    "HELM",
+  );
+}
+
 /** Runs a command to completion; returns its exit code and output. */
 export async function run(
   cmd: string,

@@ -24,6 +24,7 @@ import {
   PROMETHEUS_BUILDS,
   type PrometheusBuild,
   renderChartRules,
+  requireHelm,
   requireTool,
   run,
   saveArtifact,
@@ -63,16 +64,7 @@ for (const { name, resolve } of PROMETHEUS_BUILDS) {
 async function shardedAlerts(t: Deno.TestContext, build: PrometheusBuild): Promise<void> {
   const artifact = (file: string) => `p${build.major}-shard-${file}`;
   const promtool = requireTool("promtool", ["/usr/bin/promtool", "promtool"], "PROMTOOL");
-  const helm = requireTool(
-    "helm",
-    [
-      "helm",
-      ...(Deno.env.get("GOPATH") ? [`${Deno.env.get("GOPATH")}/bin/helm`] : []),
-      `${Deno.env.get("HOME") ?? "/root"}/go/bin/helm`,
-      "/root/go/bin/helm",
-    ],
-    "HELM",
-  );
+  const helm = requireHelm();
   await using dir = await tempDir("shard");
   await using targets = startTargets();
   const down = `${targets.url}/unavailable`;
