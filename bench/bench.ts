@@ -61,8 +61,9 @@ const USAGE = `deno task bench [flags]
   --probe-duration D    length of each exporter's /probe window (10s; 2s with --smoke)
   --scale-out           only the scale-out runs (bench/scale_out.ts): --targets (40000) every
                         --interval (10s) checked by each count of --scale-out-replicas, then
-                        100,000 targets every 60s over 4 replicas; --smoke runs a tiny one
-  --scale-out-replicas L replica counts for --targets (1,2)`;
+                        --scale-out-large targets every 60s over 4 replicas; --smoke runs a tiny one
+  --scale-out-replicas L replica counts for --targets (1,2)
+  --scale-out-large N   targets of the 60s run over 4 replicas (100000; 0 skips it)`;
 
 interface Options {
   targets: number[];
@@ -87,6 +88,7 @@ interface Options {
   /** Run only the scale-out benchmark. */
   scaleOut: boolean;
   scaleOutReplicas: number[];
+  scaleOutLarge: number;
 }
 
 function duration(value: string | undefined, fallback: number, flag: string): number {
@@ -120,6 +122,7 @@ function parseOptions(args: string[]): Options | undefined {
       "probe-duration": { type: "string" },
       "scale-out": { type: "boolean" },
       "scale-out-replicas": { type: "string" },
+      "scale-out-large": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -164,12 +167,20 @@ function parseOptions(args: string[]): Options | undefined {
       if (!Number.isInteger(n) || n < 1 || n > 16) throw new Error(`--scale-out-replicas: ${s}`);
       return n;
     }),
+    scaleOutLarge: (() => {
+      const n = Number(values["scale-out-large"] ?? 100_000);
+      if (!Number.isInteger(n) || n < 0 || n > 200_000) {
+        throw new Error("--scale-out-large: 0-200000");
+      }
+      return n;
+    })(),
   };
 }
 
 /**
  * The scale-out cases: with --scale-out, each --targets count at --interval
- * by each replica count, then 100,000 targets at 60 s over 4 replicas; with
+ * by each replica count, then --scale-out-large (100,000) targets at 60 s
+ * over 4 replicas; with
  * --smoke, one tiny case (200 targets, 1 and 2 replicas) that proves it runs.
  */
 function scaleOutCases(opts: Options): ScaleOutCase[] {
@@ -184,7 +195,15 @@ function scaleOutCases(opts: Options): ScaleOutCase[] {
       durationMs: opts.durationMs,
       warmupMs: opts.intervalMs + 2000,
     })),
-    { targets: 100_000, intervalMs: 60_000, replicas: [4], durationMs: 60_000, warmupMs: 62_000 },
+    ...(opts.scaleOutLarge > 0
+      ? [{
+        targets: opts.scaleOutLarge,
+        intervalMs: 60_000,
+        replicas: [4],
+        durationMs: 60_000,
+        warmupMs: 62_000,
+      }]
+      : []),
   ];
 }
 
