@@ -56,6 +56,7 @@ async function main(): Promise<void> {
     probeModulesFile: cli.probeModulesFile,
     overrides: cli.overrides,
     env,
+    shard: cli.shard,
   };
   // The check engine first: its Worker loads and parses the config while this
   // thread loads the serving side's modules.
@@ -123,6 +124,10 @@ async function main(): Promise<void> {
     ...listening,
     version: VERSION,
     targets: loaded.value.targets.length,
+    shard: cli.shard
+      ? `${loaded.value.shard?.index} of ${loaded.value.shard?.count} (${cli.shard.mode})`
+      : undefined,
+    configured: cli.shard ? loaded.value.shard?.configured : undefined,
     route_prefix: cli.routePrefix === "/" ? undefined : cli.routePrefix,
   });
   if (loaded.value.demoTargets) logger.info(DEMO_NOTICE);
@@ -170,6 +175,13 @@ async function checkConfig(cli: CliOptions, env: Record<string, string>): Promis
   }
   console.log(`Config OK: ${targetCount(config.targets.length)}`);
   if (config.demoTargets) console.log(`  (${DEMO_NOTICE})`);
+  if (cli.shard?.mode === "static") {
+    const { assign, fleetOf } = await import("./lib/check/shard.ts");
+    const mine = assign(config.targets, fleetOf(cli.shard)).length;
+    console.log(
+      `  shard ${cli.shard.index} of ${cli.shard.count} (replication ${cli.shard.replication}): checks ${mine} of them`,
+    );
+  }
   if (config.probe && (config.probe.enabled || config.probe.modules.size > 0)) {
     console.log(
       `  /probe ${config.probe.enabled ? "enabled" : "disabled"}; modules: ${

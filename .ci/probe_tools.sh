@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the real DNS server the /probe tests need: dnsmasq, from Debian's
+# Installs the real DNS server the /probe and sharding tests need (the DNS
+# membership tests serve the peers' records from it): dnsmasq, from Debian's
 # dnsmasq-base (the binary alone: no service is installed or started), which
 # tests/_helpers/dns_server.ts runs on a loopback port. The side-by-side test's
 # blackbox_exporter comes from bench_tools.sh. Idempotent; sourced by

@@ -5,7 +5,7 @@
  *
  *   deno task bench [--targets 1000,5000,20000] [--interval 10s] [--delay 50ms]
  *                   [--duration 30s] [--warmup 12s] [--only ours|blackbox]
- *                   [--json FILE] [--smoke] [--probe]
+ *                   [--json FILE] [--smoke] [--probe] [--scale-out]
  *
  * See docs/performance.md for what each figure means. It prints figures and
  * never fails on them; it exits non-zero only when something did not run.
@@ -33,6 +33,7 @@ import {
   waitForLine,
 } from "./util.ts";
 import { probeTable, runProbeBench } from "./probe_endpoint.ts";
+import { runScaleOut, type ScaleOutCase, scaleOutTable } from "./scale_out.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const BLACKBOX = "/usr/bin/prometheus-blackbox-exporter";
@@ -57,7 +58,12 @@ const USAGE = `deno task bench [flags]
   --probe               only the /probe benchmark (ours vs blackbox's /probe); the full and
                         --smoke runs include it after the target counts
   --probe-concurrency N concurrent /probe clients (10; 2 with --smoke)
-  --probe-duration D    length of each exporter's /probe window (10s; 2s with --smoke)`;
+  --probe-duration D    length of each exporter's /probe window (10s; 2s with --smoke)
+  --scale-out           only the scale-out runs (bench/scale_out.ts): --targets (40000) every
+                        --interval (10s) checked by each count of --scale-out-replicas, then
+                        --scale-out-large targets every 60s over 4 replicas; --smoke runs a tiny one
+  --scale-out-replicas L replica counts for --targets (1,2)
+  --scale-out-large N   targets of the 60s run over 4 replicas (100000; 0 skips it)`;
 
 interface Options {
   targets: number[];
@@ -79,6 +85,10 @@ interface Options {
   probeOnly: boolean;
   probeConcurrency: number;
   probeDurationMs: number;
+  /** Run only the scale-out benchmark. */
+  scaleOut: boolean;
+  scaleOutReplicas: number[];
+  scaleOutLarge: number;
 }
 
 function duration(value: string | undefined, fallback: number, flag: string): number {
@@ -110,6 +120,9 @@ function parseOptions(args: string[]): Options | undefined {
       probe: { type: "boolean" },
       "probe-concurrency": { type: "string" },
       "probe-duration": { type: "string" },
+      "scale-out": { type: "boolean" },
+      "scale-out-replicas": { type: "string" },
+      "scale-out-large": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -118,8 +131,10 @@ function parseOptions(args: string[]): Options | undefined {
     return undefined;
   }
   const smoke = values.smoke ?? false;
+  const scaleOut = values["scale-out"] ?? false;
   const intervalMs = duration(values.interval, smoke ? 2000 : 10_000, "interval");
-  const targets = (values.targets ?? (smoke ? "50" : "1000,5000,20000")).split(",").map((s) => {
+  const fallback = smoke ? "50" : scaleOut ? "40000" : "1000,5000,20000";
+  const targets = (values.targets ?? fallback).split(",").map((s) => {
     const n = Number(s.trim());
     if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new Error(`--targets: bad count ${s}`);
     return n;
@@ -146,7 +161,67 @@ function parseOptions(args: string[]): Options | undefined {
     probeOnly: values.probe ?? false,
     probeConcurrency: Number(values["probe-concurrency"] ?? (smoke ? 2 : 10)),
     probeDurationMs: duration(values["probe-duration"], smoke ? 2000 : 10_000, "probe-duration"),
+    scaleOut,
+    scaleOutReplicas: (values["scale-out-replicas"] ?? "1,2").split(",").map((s) => {
+      const n = Number(s.trim());
+      if (!Number.isInteger(n) || n < 1 || n > 16) throw new Error(`--scale-out-replicas: ${s}`);
+      return n;
+    }),
+    scaleOutLarge: (() => {
+      const n = Number(values["scale-out-large"] ?? 100_000);
+      if (!Number.isInteger(n) || n < 0 || n > 200_000) {
+        throw new Error("--scale-out-large: 0-200000");
+      }
+      return n;
+    })(),
   };
+}
+
+/**
+ * The scale-out cases: with --scale-out, each --targets count at --interval
+ * by each replica count, then --scale-out-large (100,000) targets at 60 s
+ * over 4 replicas; with
+ * --smoke, one tiny case (200 targets, 1 and 2 replicas) that proves it runs.
+ */
+function scaleOutCases(opts: Options): ScaleOutCase[] {
+  if (opts.smoke) {
+    return [{ targets: 200, intervalMs: 2000, replicas: [1, 2], durationMs: 3000, warmupMs: 2500 }];
+  }
+  return [
+    ...opts.targets.map((targets) => ({
+      targets,
+      intervalMs: opts.intervalMs,
+      replicas: opts.scaleOutReplicas,
+      durationMs: opts.durationMs,
+      warmupMs: opts.intervalMs + 2000,
+    })),
+    ...(opts.scaleOutLarge > 0
+      ? [{
+        targets: opts.scaleOutLarge,
+        intervalMs: 60_000,
+        replicas: [4],
+        durationMs: 60_000,
+        warmupMs: 62_000,
+      }]
+      : []),
+  ];
+}
+
+async function scaleOutSection(ts: TargetServer, opts: Options, tmp: string) {
+  return await runScaleOut(scaleOutCases(opts), {
+    targets: ts,
+    tmp,
+    startOurs: (args, logFile) =>
+      spawn("uptime-exporter (scale-out)", Deno.execPath(), [
+        "run",
+        ...startFlags(opts.v8Flags),
+        `${ROOT}main.ts`,
+        ...args,
+      ], { stderrFile: logFile }),
+    lateness,
+    watch: (pid) => new ProcWatcher(pid),
+    machine: () => new MachineWatcher(),
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -1077,7 +1152,7 @@ function table(runs: Run[], opts: Options) {
 async function main(): Promise<number> {
   const opts = parseOptions(Deno.args);
   if (!opts) return 0;
-  if (opts.only !== "ours") {
+  if (opts.only !== "ours" && !opts.scaleOut) {
     try {
       Deno.statSync(BLACKBOX);
     } catch {
@@ -1096,6 +1171,7 @@ async function main(): Promise<number> {
   const runs: Run[] = [];
   let idle: Awaited<ReturnType<typeof runIdle>> | undefined;
   let probe: Awaited<ReturnType<typeof probeSection>> | undefined;
+  let scaleOut: Awaited<ReturnType<typeof scaleOutSection>> | undefined;
   const date = new Date().toISOString();
   const json = opts.json ??
     (opts.smoke ? "-" : `${ROOT}bench/results/${date.slice(0, 19).replace(/:/g, "")}.json`);
@@ -1111,12 +1187,14 @@ async function main(): Promise<number> {
       idle,
       runs,
       probe,
+      scaleOut,
       elapsedSeconds: (performance.now() - started) / 1000,
     };
     Deno.writeTextFileSync(json, JSON.stringify(result, null, 2) + "\n");
   };
   try {
-    if (opts.idle && opts.only !== "blackbox" && !opts.probeOnly) {
+    if (opts.scaleOut) scaleOut = await scaleOutSection(ts, opts, tmp);
+    if (opts.idle && opts.only !== "blackbox" && !opts.probeOnly && !opts.scaleOut) {
       idle = await runIdle(ts, opts, tmp);
       console.log(
         `idle (2 targets): first /metrics ${fmt(idle.startupMs, 0)} ms after spawn, RSS ${
@@ -1124,7 +1202,7 @@ async function main(): Promise<number> {
         } MB`,
       );
     }
-    for (const n of opts.probeOnly ? [] : opts.targets) {
+    for (const n of opts.probeOnly || opts.scaleOut ? [] : opts.targets) {
       const run: (typeof runs)[number] = { targets: n };
       runs.push(run);
       if (opts.only !== "blackbox") {
@@ -1176,15 +1254,23 @@ async function main(): Promise<number> {
       }
       writeJson();
     }
-    probe = await probeSection(opts, tmp);
+    if (!opts.scaleOut) probe = await probeSection(opts, tmp);
     writeJson();
+    // The smoke run proves the scale-out runs still work too (~15 s).
+    if (opts.smoke && opts.only !== "blackbox") {
+      scaleOut = await scaleOutSection(ts, opts, tmp);
+      writeJson();
+    }
   } finally {
     await stopAll();
   }
-  const report = opts.probeOnly ? "" : table(runs, opts);
+  const report = opts.probeOnly || opts.scaleOut ? "" : table(runs, opts);
   if (report) console.log(`\n${report}`);
   if (probe) {
     console.log(`\n/probe, ${opts.probeConcurrency} concurrent clients:\n${probeTable(probe)}`);
+  }
+  if (scaleOut) {
+    console.log(`\nscale-out (one config, 1 vs N replicas):\n${scaleOutTable(scaleOut)}`);
   }
   writeJson();
   if (json !== "-") console.log(`wrote ${json}`);

@@ -2,7 +2,9 @@
  * Wires the pipeline: the check engine (config → scheduler → probe, in a
  * Worker of its own) feeds the results store, which the exposition and the
  * HTTP handler read on this thread. A reload asks the engine for a new config
- * and, once it was validated and swapped in whole, applies it here.
+ * and, once it was validated and swapped in whole, applies it here. Sharded,
+ * the engine sends only this replica's share, and sends a new share by itself
+ * when DNS membership changes it; that is applied the same way.
  *
  * @module
  */
@@ -14,6 +16,7 @@ import type {
   ResultRecord,
   TargetView,
 } from "./check/engine_protocol.ts";
+import type { ShardSummary } from "./server/status_page.ts";
 import { TlsInfo } from "./check/tls_info.ts";
 import type { OnDemandAnswer, OnDemandQuery } from "./check/on_demand.ts";
 import { EngineClient } from "./check/engine_client.ts";
@@ -72,6 +75,8 @@ export class App {
   #config?: ConfigView;
   #stats: EngineStats = NO_STATS;
   #reloading?: Promise<Result<ConfigView, string>>;
+  /** Ready once (DNS membership keeps a replica ready through re-assignments; see #ready). */
+  #wasReady = false;
   /** Certificate expiry of https targets (one extra handshake per host:port per minute at most). */
   readonly tlsInfo: TlsInfo;
   readonly #certificates = new Set<Promise<void>>();
@@ -90,9 +95,11 @@ export class App {
     this.#loaded = new Promise((resolve) => (this.#resolveLoaded = resolve));
     this.selfMetrics = new SelfMetrics({
       version: options.version,
-      targets: () => this.#config?.targets.length ?? 0,
+      // Configured targets, as before sharding; this replica's share is targets_assigned.
+      targets: () => this.#config?.shard?.configured ?? this.#config?.targets.length ?? 0,
       inFlight: () => this.#stats.inFlight + this.#stats.onDemand,
       waiting: () => this.#stats.waiting,
+      shard: () => ({ view: this.#config?.shard, assigned: this.#config?.targets.length ?? 0 }),
     });
     this.exposition = new Exposition(this.store, this.selfMetrics, {
       prefix: () => this.#config?.metricPrefix ?? "",
@@ -110,6 +117,7 @@ export class App {
       probe: (query) => this.probe(query),
       routePrefix: options.routePrefix,
       status: () => this.status,
+      shard: () => this.#shardSummary(),
     });
     this.#engine = options.engine?.client ?? EngineClient.start({
       isolation: options.isolation,
@@ -118,6 +126,16 @@ export class App {
     this.#firstLoad = options.engine?.firstLoad;
     this.#engine.handle({
       onResults: (records, stats) => this.#record(records, stats),
+      onReassigned: ({ config, added, removed }) => {
+        this.#apply(config, { reload: false });
+        options.logger.info("shard re-assigned", {
+          targets: config.targets.length,
+          configured: config.shard?.configured,
+          members: config.shard?.count,
+          added,
+          removed,
+        });
+      },
       onLog: (level, msg, fields) => options.logger.log(level, msg, fields),
       onCrash: options.onEngineCrash ?? ((error) => {
         options.logger.error("the check engine failed; exiting", { err: String(error) });
@@ -189,16 +207,29 @@ export class App {
     const { config, added, removed } = loaded.value;
     this.#reloadFailure = undefined;
     this.#apply(config);
-    log.info("config reloaded", { targets: config.targets.length, added, removed });
+    log.info("config reloaded", {
+      targets: config.targets.length,
+      configured: config.shard && config.shard.count > 1 ? config.shard.configured : undefined,
+      added,
+      removed,
+    });
     return ok(config);
   }
 
-  #apply(config: ConfigView): void {
+  /** Applies a config (or, with `reload: false`, a new share of the same one). */
+  #apply(config: ConfigView, { reload = true } = {}): void {
     const old = this.#config;
     this.#config = config;
     this.#options.logger.setSecrets([...new Set([...(old?.secrets ?? []), ...config.secrets])]);
     this.store.applyConfig(config);
-    this.selfMetrics.reloaded(true, Date.now() / 1000);
+    if (reload) this.selfMetrics.reloaded(true, Date.now() / 1000);
+  }
+
+  /** This replica's share for the status page, when it is one of several (or of a DNS fleet). */
+  #shardSummary(): ShardSummary | undefined {
+    const shard = this.#config?.shard;
+    if (!shard || (shard.mode === "static" && shard.count === 1)) return undefined;
+    return { ...shard, checked: this.#config!.targets.length };
   }
 
   /** Answers one `/probe` request (the check runs in the engine); counts it here. */
@@ -212,10 +243,23 @@ export class App {
     return reply.answer;
   }
 
-  /** Ready once the config is loaded and every target was checked once. */
+  /**
+   * Ready once the config is loaded and every target this replica checks was
+   * checked once. With DNS membership, once ready it stays ready: a replica
+   * that went unready while checking targets a re-assignment gave it would
+   * drop out of DNS and push them on to the others, and so on.
+   */
   #ready(): Result<void, string> {
     if (!this.#config) return err("loading the config");
-    if (!this.store.allChecked()) return err("waiting for the first check of every target");
+    if (this.#wasReady && this.#config.shard?.mode === "dns") return ok(undefined);
+    if (!this.store.allChecked()) {
+      return err(
+        this.#shardSummary()
+          ? "waiting for the first check of every target of this replica's share"
+          : "waiting for the first check of every target",
+      );
+    }
+    this.#wasReady = true;
     return ok(undefined);
   }
 

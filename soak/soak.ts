@@ -7,7 +7,8 @@
  *
  *   deno task soak [--duration 600] [--targets 1000] [--interval 5s] [--json FILE]
  *
- * Pass: RSS after warm-up grows less than 10%; descriptors return to their
+ * Pass: RSS after warm-up grows less than 10% (median of the window's last
+ * third against its first); descriptors return to their
  * baseline after stop; each target's checks match elapsed / interval within
  * 10%; /metrics answered every second. Exits 1 when a criterion fails.
  *
@@ -37,9 +38,12 @@ const { values } = parseArgs({
 const DURATION_S = Number(values.duration);
 const TARGETS = Number(values.targets);
 const INTERVAL_MS = parseDuration(values.interval!)!;
-const WARMUP_S = Math.max(20, Math.round(DURATION_S * 0.2));
-if (!(DURATION_S >= 40) || !(TARGETS >= 20) || !INTERVAL_MS) {
-  console.error("usage: soak.ts [--duration SECONDS>=40] [--targets N>=20] [--interval 5s]");
+// Two isolates (main thread and check engine) and their malloc arenas settle
+// in 30-60 s at 1,000 targets (docs/hardening.md, "Soak"): growth before that
+// is warm-up, not a leak.
+const WARMUP_S = Math.max(60, Math.round(DURATION_S * 0.2));
+if (!(DURATION_S >= 120) || !(TARGETS >= 20) || !INTERVAL_MS) {
+  console.error("usage: soak.ts [--duration SECONDS>=120] [--targets N>=20] [--interval 5s]");
   Deno.exit(2);
 }
 
@@ -236,8 +240,11 @@ if (Deno.env.get("SOAK_DEBUG")) {
 // --- verdict ----------------------------------------------------------------
 const median = (xs: number[]) => percentile(xs, 50);
 const after = samples.filter((s) => s.t > WARMUP_S);
-const rssStart = median(after.slice(0, 10).map((s) => s.rssMiB));
-const rssEnd = median(after.slice(-10).map((s) => s.rssMiB));
+// Medians of the first and last third of the window: RSS swings ±10 MiB from
+// one second to the next with the buffers in flight, and a leak still shows.
+const third = Math.max(1, Math.floor(after.length / 3));
+const rssStart = median(after.slice(0, third).map((s) => s.rssMiB));
+const rssEnd = median(after.slice(-third).map((s) => s.rssMiB));
 const expectedChecks = window / INTERVAL_MS;
 const deviations = endChecks.map((c, i) => Math.abs(c - warmChecks[i]! - expectedChecks));
 const offTargets = deviations.filter((d) => d > expectedChecks * 0.1 + 1).length;

@@ -9,11 +9,16 @@
  * The engine talks only through a {@linkcode Port} (the protocol is in
  * engine_protocol.ts), so it can also run on a MessageChannel in one thread.
  *
+ * Sharded (`--shard.*`), it schedules only this replica's share of the
+ * config's targets (shard.ts), and with DNS membership (membership.ts) it
+ * re-assigns them when the fleet changes, without a reload, telling the
+ * serving side with a `reassigned` event.
+ *
  * @module
  */
 
 import { ConfigError } from "../config/problems.ts";
-import type { Config, TargetConfig } from "../config/schema.ts";
+import type { Config, ShardSettings, TargetConfig } from "../config/schema.ts";
 import { loadConfig } from "../config/load.ts";
 import { buildConfig } from "../config/validate.ts";
 import type {
@@ -24,7 +29,10 @@ import type {
   LoadFailure,
   Port,
   ResultRecord,
+  ShardView,
 } from "./engine_protocol.ts";
+import { assign, fleetOf } from "./shard.ts";
+import { DnsMembership } from "./membership.ts";
 import {
   type MatcherHandle,
   MatcherPool,
@@ -70,13 +78,17 @@ async function load(source: ConfigSource): Promise<Config> {
   );
 }
 
-/** The parts of a config the serving side needs (targets without headers or bodies). */
-function viewOf(config: Config): ConfigView {
+/**
+ * The parts of a config the serving side needs (targets without headers or
+ * bodies): of the targets, only `assigned`, the ones this replica checks.
+ */
+function viewOf(config: Config, assigned: readonly TargetConfig[], shard: ShardView): ConfigView {
   return {
     metricPrefix: config.metricPrefix,
     histogramBuckets: config.histogramBuckets,
     maxConcurrentChecks: config.maxConcurrentChecks,
-    targets: config.targets.map(({ key, url, displayUrl, labels, intervalMs, timeoutMs }) => ({
+    shard,
+    targets: assigned.map(({ key, url, displayUrl, labels, intervalMs, timeoutMs }) => ({
       key,
       url,
       displayUrl,
@@ -137,6 +149,13 @@ export class Engine {
   readonly #clients = new HttpClients();
   #scheduler?: Scheduler;
   #config?: Config;
+  /** The targets of `#config` this replica checks. */
+  #assigned: readonly TargetConfig[] = [];
+  #shard?: ShardSettings;
+  /** `#shard` as JSON, to tell a change of settings on reload. */
+  #shardKey?: string;
+  #membership?: DnsMembership;
+  #membershipStop?: AbortController;
   #debug = false;
   #pending: ResultRecord[] = [];
   #startDelays: number[] = [];
@@ -214,29 +233,104 @@ export class Engine {
       this.#port.postMessage({ type: "loaded", id, ok: false, failure });
       return;
     }
-    const before = new Set(this.#config?.targets.map((t) => t.key));
-    const after = new Set(config.targets.map((t) => t.key));
-    let added = 0;
-    for (const key of after) if (!before.has(key)) added++;
-    let removed = 0;
-    for (const key of before) if (!after.has(key)) removed++;
+    await this.#configureShard(source.shard);
+    const assigned = this.#assignedOf(config.targets);
+    const { added, removed } = this.#difference(assigned);
     // Results of the previous config go first: the serving side applies the
     // new one after them, in message order.
     this.#flush();
-    this.#apply(config);
+    this.#apply(config, assigned);
     this.#port.postMessage({
       type: "loaded",
       id,
       ok: true,
-      config: viewOf(config),
+      config: viewOf(config, assigned, this.#shardView()),
       added,
       removed,
     });
   }
 
-  #apply(config: Config): void {
+  /** Targets of `assigned` new to this replica, and ones it no longer checks. */
+  #difference(assigned: readonly TargetConfig[]): { added: number; removed: number } {
+    const before = new Set(this.#assigned.map((t) => t.key));
+    const after = new Set(assigned.map((t) => t.key));
+    let added = 0;
+    for (const key of after) if (!before.has(key)) added++;
+    let removed = 0;
+    for (const key of before) if (!after.has(key)) removed++;
+    return { added, removed };
+  }
+
+  /** This replica's share of `targets` under the shard settings and members in force. */
+  #assignedOf(targets: readonly TargetConfig[]): readonly TargetConfig[] {
+    if (!this.#shard) return targets;
+    return assign(targets, fleetOf(this.#shard, this.#membership?.members));
+  }
+
+  #shardView(): ShardView {
+    const fleet = fleetOf(this.#shard, this.#membership?.members);
+    return {
+      mode: this.#shard?.mode ?? "static",
+      index: fleet.members.indexOf(fleet.self),
+      count: fleet.members.length,
+      replication: fleet.replication,
+      configured: this.#config?.targets.length ?? 0,
+    };
+  }
+
+  /**
+   * Takes the shard settings of a load: on the first, or when they changed,
+   * DNS membership starts (its first lookup done before the first
+   * assignment, so a replica joining a running fleet checks only its share).
+   */
+  async #configureShard(settings: ShardSettings | undefined): Promise<void> {
+    const key = JSON.stringify(settings ?? null);
+    if (key === this.#shardKey) return;
+    this.#shardKey = key;
+    this.#shard = settings;
+    this.#membershipStop?.abort();
+    this.#membership = undefined;
+    if (settings?.mode !== "dns") return;
+    const stop = new AbortController();
+    this.#membershipStop = stop;
+    this.#membership = await DnsMembership.start(settings.peersDns, {
+      self: settings.self,
+      intervalMs: settings.intervalMs,
+      nameServer: settings.nameServer,
+      signal: stop.signal,
+      onChange: (members) => {
+        this.#log("info", "shard members changed", { members: members.join(" ") });
+        this.#loading = this.#loading.then(() => this.#reassign());
+      },
+      onError: (message) =>
+        this.#log("warn", `${message}; keeping the replicas found before`, {
+          members: this.#membership?.members.join(" "),
+        }),
+    });
+  }
+
+  /** The members changed: the same config, this replica's new share. */
+  #reassign(): void {
+    if (this.#stopped || !this.#config) return;
+    const assigned = this.#assignedOf(this.#config.targets);
+    const { added, removed } = this.#difference(assigned);
+    this.#flush();
+    this.#assigned = assigned;
+    // Not #apply: nothing but the share changed (the clients and limits stay).
+    this.#scheduler?.setTargets(assigned);
+    if (assigned.some(mayNeedMatcher)) this.#matchers.warm();
+    this.#port.postMessage({
+      type: "reassigned",
+      config: viewOf(this.#config, assigned, this.#shardView()),
+      added,
+      removed,
+    });
+  }
+
+  #apply(config: Config, assigned: readonly TargetConfig[]): void {
     const first = this.#config === undefined;
     this.#config = config;
+    this.#assigned = assigned;
     if (first) {
       this.#scheduler = new Scheduler(
         (target, signal) =>
@@ -261,11 +355,11 @@ export class Engine {
           },
         },
       );
-      this.#scheduler.setTargets(config.targets);
+      this.#scheduler.setTargets(assigned);
       // Checks waiting for a slot start nothing that would send the counts.
       this.#heartbeat = setInterval(() => this.#flush(), 1000);
       // Starting a matcher takes a moment: before the first checks, not while they run.
-      if (config.targets.some(mayNeedMatcher)) this.#matchers.warm();
+      if (assigned.some(mayNeedMatcher)) this.#matchers.warm();
       this.#scheduler.start();
       return;
     }
@@ -273,7 +367,7 @@ export class Engine {
     this.#wakeProbeWaiters();
     // Clients cache CA files by path: drop them so edited CA files are read again.
     this.#clients.close();
-    this.#scheduler!.setTargets(config.targets);
+    this.#scheduler!.setTargets(assigned);
   }
 
   async #check(target: TargetConfig, signal: AbortSignal): Promise<void> {
@@ -419,6 +513,8 @@ export class Engine {
 
   async #stop(id: number): Promise<void> {
     this.#stopped = true;
+    this.#membershipStop?.abort();
+    await this.#membership?.stopped();
     clearInterval(this.#heartbeat);
     await this.#scheduler?.stop();
     this.#clients.close();

@@ -37,6 +37,8 @@ export interface EngineClientOptions {
   logLevel?: LogLevel;
   /** Called with every batch of finished checks (see {@linkcode EngineClient.handle}). */
   onResults?: (records: readonly ResultRecord[], stats: EngineStats) => void;
+  /** Called when DNS membership changed this replica's share of the targets (no reload). */
+  onReassigned?: (loaded: Loaded) => void;
   /** Called with what the engine wants logged. */
   onLog?: (
     level: LogLevel,
@@ -102,7 +104,9 @@ export class EngineClient {
    * before they existed (main.ts starts it first, so that its Worker loads
    * while the serving side's modules do); what came meanwhile is handed over.
    */
-  handle(handlers: Pick<EngineClientOptions, "onResults" | "onLog" | "onCrash">): void {
+  handle(
+    handlers: Pick<EngineClientOptions, "onResults" | "onReassigned" | "onLog" | "onCrash">,
+  ): void {
     Object.assign(this.#options, handlers);
     const held = this.#held;
     this.#held = [];
@@ -111,7 +115,7 @@ export class EngineClient {
 
   #receive(event: EngineEvent): void {
     if (
-      (event.type === "results" && !this.#options.onResults) ||
+      ((event.type === "results" || event.type === "reassigned") && !this.#options.onResults) ||
       (event.type === "log" && !this.#options.onLog)
     ) {
       this.#held.push(event);
@@ -120,6 +124,13 @@ export class EngineClient {
     switch (event.type) {
       case "results":
         this.#options.onResults!(event.records, event.stats);
+        return;
+      case "reassigned":
+        this.#options.onReassigned?.({
+          config: event.config,
+          added: event.added,
+          removed: event.removed,
+        });
         return;
       case "log":
         this.#options.onLog?.(event.level, event.msg, event.fields as Record<string, string>);

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ConfigOverrides, TargetConfig } from "../config/schema.ts";
+import type { ConfigOverrides, ShardSettings, TargetConfig } from "../config/schema.ts";
 import type { LogLevel } from "../util/log.ts";
 import type { ProbeResult } from "./outcome.ts";
 import type { CheckResult } from "./classify.ts";
@@ -28,6 +28,8 @@ export interface ConfigSource {
   overrides?: ConfigOverrides;
   /** Variables for `${VAR}` expansion. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** How this replica shares the targets with others (`--shard.*`). Default: it checks them all. */
+  shard?: ShardSettings;
 }
 
 /**
@@ -39,12 +41,32 @@ export type TargetView = Pick<
   "key" | "url" | "displayUrl" | "labels" | "intervalMs" | "timeoutMs"
 >;
 
+/**
+ * This replica's share of the targets (lib/check/shard.ts). Unsharded, it is
+ * a static fleet of one that checks every target.
+ */
+export interface ShardView {
+  /** `static`: `--shard.count`; `dns`: the replicas `--shard.peers-dns` lists. */
+  readonly mode: "static" | "dns";
+  /** This replica's index: `--shard.index`, or its place among the members found (sorted). */
+  readonly index: number;
+  /** Replicas in the fleet: `--shard.count`, or the members found (this one included). */
+  readonly count: number;
+  /** Replicas meant to check each target (fewer while fewer members are found). */
+  readonly replication: number;
+  /** Targets in the config; this replica checks `ConfigView.targets`, its share of them. */
+  readonly configured: number;
+}
+
 /** The config in force, as the serving side needs it (no headers, no secrets in targets). */
 export interface ConfigView {
   readonly metricPrefix: string;
   readonly histogramBuckets: readonly number[];
   readonly maxConcurrentChecks: number;
+  /** The targets this replica checks: all of them unless sharded. */
   readonly targets: readonly TargetView[];
+  /** This replica's share; absent from engines that do not shard. */
+  readonly shard?: ShardView;
   /** Values never to be shown (passwords, `${VAR}` expansions): the logger masks them. */
   readonly secrets: readonly string[];
   /** The targets are the two demo URLs: nothing configured any (schema.ts DEFAULT_TARGETS). */
@@ -113,6 +135,17 @@ export type EngineEvent =
     readonly id: number;
     readonly ok: false;
     readonly failure: LoadFailure;
+  }
+  /**
+   * Sent unprompted when DNS membership changed this replica's share: the
+   * same config, other targets; the serving side applies it like a reload
+   * (targets that stay keep their state).
+   */
+  | {
+    readonly type: "reassigned";
+    readonly config: ConfigView;
+    readonly added: number;
+    readonly removed: number;
   }
   | {
     readonly type: "results";

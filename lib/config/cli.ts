@@ -14,7 +14,7 @@
  */
 
 import { BadInputError } from "../util/bad_input.ts";
-import type { ConfigOverrides } from "./schema.ts";
+import type { ConfigOverrides, ShardSettings } from "./schema.ts";
 import { parseDuration } from "./units.ts";
 import type { LogFormat, LogLevel } from "../util/log.ts";
 
@@ -72,13 +72,30 @@ export interface CliOptions {
   logFormat: LogFormat;
   /** Reload when the config file's directory changes. */
   watchConfig: boolean;
+  /** How this replica shares the targets with others; undefined: it checks them all. */
+  shard?: ShardSettings;
+  /** The `--shard.*` values as given; parseCli checks them together into `shard`. */
+  shardFlags?: ShardFlags;
   checkConfig: boolean;
   help: boolean;
   version: boolean;
 }
 
+/** The `--shard.*` flags as given (number-valued ones parsed), before they are checked together. */
+export interface ShardFlags {
+  count?: Given<number>;
+  index?: Given<number>;
+  /** POD_NAME, read for the index when `--shard.index` is not given. */
+  podName?: Given<string>;
+  replication?: Given<number>;
+  peersDns?: Given<string>;
+  intervalMs?: Given<number>;
+  nameServer?: Given<{ ipAddr: string; port: number }>;
+  self?: Given<string>;
+}
+
 /** The `--help` sections, in the order they are shown. */
-export const FLAG_GROUPS = ["Config", "Web", "Checks", "Logging", "Other"] as const;
+export const FLAG_GROUPS = ["Config", "Web", "Checks", "Sharding", "Logging", "Other"] as const;
 /** A `--help` section. */
 export type FlagGroup = typeof FLAG_GROUPS[number];
 
@@ -220,6 +237,27 @@ function oneOf<T extends string>(
     if (allowed.includes(value as T)) set(cli, value as T);
     else problems.push(`'${source}': '${value}' is not one of ${allowed.join(", ")}`);
   };
+}
+
+/** A whole number of at least `min`, stored with where it came from. */
+function wholeNumber(
+  min: number,
+  set: (cli: CliOptions, given: Given<number>) => void,
+): (cli: CliOptions, given: Given<string>, problems: string[]) => void {
+  return (cli, { value, source }, problems) => {
+    const n = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+    if (n >= min) set(cli, { value: n, source });
+    else problems.push(`${source}: '${value}' is not a whole number of at least ${min}`);
+  };
+}
+
+/** A DNS server: `IP`, `IP:PORT` or `[IPv6]:PORT` (port 53 when none). */
+function parseNameServer(value: string): { ipAddr: string; port: number } | undefined {
+  const m = /^\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?$/.exec(value) ??
+    /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$/.exec(value) ??
+    /^([0-9A-Fa-f]*:[0-9A-Fa-f:.]*)()$/.exec(value);
+  const port = Number(m?.[2] || 53);
+  return m && port >= 1 && port <= 65535 ? { ipAddr: m[1]!, port } : undefined;
 }
 
 /**
@@ -381,6 +419,103 @@ export const FLAGS: readonly Flag[] = Object.freeze([
       cli.overrides.sources!.metricPrefix = source;
     },
   }),
+  // -------------------------------------------------------------- Sharding
+  // Read together by resolveShard() below; docs/kubernetes.md ("Sharding") explains them.
+  defineFlag({
+    name: "shard.count",
+    env: ["UPTIME_EXPORTER_SHARD_COUNT"],
+    kind: "value",
+    arg: "N",
+    group: "Sharding",
+    default: "1",
+    description:
+      "Replicas sharing the targets; each reads the same config and checks only its share.",
+    apply: wholeNumber(1, (cli, given) => ((cli.shardFlags ??= {}).count = given)),
+  }),
+  defineFlag({
+    name: "shard.index",
+    env: ["UPTIME_EXPORTER_SHARD_INDEX", "POD_NAME"],
+    kind: "value",
+    arg: "I",
+    group: "Sharding",
+    default: "the ordinal ending POD_NAME",
+    description:
+      "This replica's index, 0 to N-1; by default the number ending POD_NAME (a StatefulSet pod's ordinal).",
+    apply(cli, given, problems) {
+      // POD_NAME is read only when sharding asks for an index (resolveShard).
+      if (given.source === "POD_NAME") (cli.shardFlags ??= {}).podName = given;
+      else wholeNumber(0, (c, n) => ((c.shardFlags ??= {}).index = n))(cli, given, problems);
+    },
+  }),
+  defineFlag({
+    name: "shard.replication",
+    env: ["UPTIME_EXPORTER_SHARD_REPLICATION"],
+    kind: "value",
+    arg: "R",
+    group: "Sharding",
+    default: "1",
+    description:
+      "Replicas that check each target, at most N; 2 keeps every target checked when one replica is lost.",
+    apply: wholeNumber(1, (cli, given) => ((cli.shardFlags ??= {}).replication = given)),
+  }),
+  defineFlag({
+    name: "shard.peers-dns",
+    env: ["UPTIME_EXPORTER_SHARD_PEERS_DNS"],
+    kind: "value",
+    arg: "NAME",
+    group: "Sharding",
+    description:
+      "Headless Service whose A/AAAA records are the ready replicas: targets follow the replicas found, instead of --shard.count.",
+    apply(cli, { value, source }, problems) {
+      if (
+        /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/
+          .test(value)
+      ) {
+        (cli.shardFlags ??= {}).peersDns = { value, source };
+      } else problems.push(`${source}: '${value}' is not a DNS name`);
+    },
+  }),
+  defineFlag({
+    name: "shard.peers-dns-interval",
+    env: ["UPTIME_EXPORTER_SHARD_PEERS_DNS_INTERVAL"],
+    kind: "value",
+    arg: "DURATION",
+    group: "Sharding",
+    default: "5s",
+    description:
+      "How often --shard.peers-dns is looked up; a change applies once two lookups agree.",
+    apply(cli, { value, source }, problems) {
+      const ms = parseDuration(value);
+      if (ms !== undefined && ms >= 100) (cli.shardFlags ??= {}).intervalMs = { value: ms, source };
+      else problems.push(`${source}: '${value}' is not a duration of at least 100ms`);
+    },
+  }),
+  defineFlag({
+    name: "shard.peers-dns-server",
+    env: ["UPTIME_EXPORTER_SHARD_PEERS_DNS_SERVER"],
+    kind: "value",
+    arg: "IP[:PORT]",
+    group: "Sharding",
+    default: "the system resolver",
+    description: "DNS server that answers --shard.peers-dns.",
+    apply(cli, { value, source }, problems) {
+      const server = parseNameServer(value);
+      if (server) (cli.shardFlags ??= {}).nameServer = { value: server, source };
+      else problems.push(`${source}: '${value}' is not IP[:PORT] (e.g. 10.96.0.10, [fd00::a]:53)`);
+    },
+  }),
+  defineFlag({
+    name: "shard.self",
+    env: ["UPTIME_EXPORTER_SHARD_SELF", "POD_IP"],
+    kind: "value",
+    arg: "IP",
+    group: "Sharding",
+    default: "POD_IP",
+    description: "This replica's own address among the --shard.peers-dns records.",
+    apply(cli, { value, source }) {
+      (cli.shardFlags ??= {}).self = { value, source };
+    },
+  }),
   // -------------------------------------------------------------- Logging
   defineFlag({
     name: "log.level",
@@ -421,6 +556,99 @@ export const FLAGS: readonly Flag[] = Object.freeze([
     apply: toggle((cli, on) => (cli.version = on)),
   }),
 ]);
+
+/**
+ * An IP address in its canonical form (`FD00::A1` → `fd00::a1`), as DNS
+ * answers carry it; undefined when `value` is not one.
+ */
+export function canonicalIp(value: string): string | undefined {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(value)) {
+    return value.split(".").every((octet) => Number(octet) <= 255)
+      ? value.split(".").map(Number).join(".")
+      : undefined;
+  }
+  if (!value.includes(":")) return undefined;
+  try {
+    const host = new URL(`http://[${value.replace(/^\[|\]$/g, "")}]/`).hostname;
+    return host.slice(1, -1);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The `--shard.*` flags checked together: a DNS fleet, a static fleet of
+ * N (its index from `--shard.index` or POD_NAME's ordinal), or none.
+ * Problems name the flag or variable each value came from.
+ */
+function resolveShard(f: ShardFlags, problems: string[]): ShardSettings | undefined {
+  const replication = f.replication?.value ?? 1;
+  const unused = (given: Given<unknown> | undefined, why: string) => {
+    if (given) problems.push(`${given.source}: ${why}`);
+  };
+  if (f.peersDns) {
+    unused(f.count, `not used with ${f.peersDns.source} (the replicas are the ones DNS lists)`);
+    unused(f.index, `not used with ${f.peersDns.source} (the replicas are the ones DNS lists)`);
+    const self = f.self ? canonicalIp(f.self.value) : undefined;
+    if (!f.self) {
+      problems.push(
+        `${f.peersDns.source}: this replica's own address among the records is needed: set POD_IP (the downward API's status.podIP) or --shard.self`,
+      );
+    } else if (!self) problems.push(`${f.self.source}: '${f.self.value}' is not an IP address`);
+    if (!self) return undefined;
+    return {
+      mode: "dns",
+      peersDns: f.peersDns.value,
+      self,
+      replication,
+      intervalMs: f.intervalMs?.value ?? 5000,
+      ...(f.nameServer ? { nameServer: f.nameServer.value } : {}),
+    };
+  }
+  const needsDns = "needs --shard.peers-dns";
+  unused(f.intervalMs, needsDns);
+  unused(f.nameServer, needsDns);
+  if (f.self?.source !== "POD_IP") unused(f.self, needsDns);
+  if (!f.count) {
+    unused(f.index, "needs --shard.count");
+    unused(f.replication, "needs --shard.count or --shard.peers-dns");
+    return undefined;
+  }
+  const count = f.count.value;
+  let index = f.index;
+  if (!index && f.podName) {
+    const ordinal = /-(\d{1,9})$/.exec(f.podName.value)?.[1];
+    if (ordinal !== undefined) index = { value: Number(ordinal), source: "POD_NAME" };
+    else {
+      problems.push(
+        `POD_NAME: '${f.podName.value}' does not end in -<ordinal> (a StatefulSet pod's name); set --shard.index`,
+      );
+      return undefined;
+    }
+  }
+  if (!index && count > 1) {
+    problems.push(
+      `${f.count.source}: ${count} replicas need this one's --shard.index (or a POD_NAME ending in its ordinal, as in a StatefulSet)`,
+    );
+    return undefined;
+  }
+  const i = index?.value ?? 0;
+  if (i >= count) {
+    problems.push(
+      `${index!.source}: ${i} is not below ${f.count.source} ${count} (indices are 0 to ${
+        count - 1
+      })`,
+    );
+  }
+  if (replication > count) {
+    problems.push(
+      `${
+        f.replication!.source
+      }: ${replication} is more than ${f.count.source} ${count} (each target is checked by at most every replica)`,
+    );
+  }
+  return { mode: "static", count, index: i, replication };
+}
 
 /** How a flag is written on the command line: `--name`, or `-h` for one letter. */
 export function spelling(name: string): string {
@@ -613,6 +841,7 @@ export function parseCli(
       problems,
     );
   }
+  cli.shard = resolveShard(cli.shardFlags ?? {}, problems);
   if (problems.length > 0) throw new FlagError(problems);
   // As in Prometheus: the route prefix defaults to the external URL's path.
   if (cli.externalUrl && !applied.has("web.route-prefix")) {

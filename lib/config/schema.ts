@@ -127,6 +127,35 @@ export interface ConfigOverrides {
   written?: Partial<Record<"intervalMs" | "timeoutMs", string>>;
 }
 
+/**
+ * How this replica shares the configured targets with the others of its
+ * fleet (the `--shard.*` flags; lib/check/shard.ts assigns, membership.ts
+ * finds the peers). Every replica reads the same config.
+ */
+export type ShardSettings =
+  | {
+    /** A fixed fleet: `count` replicas, this one is `index` (0 … count-1). */
+    readonly mode: "static";
+    readonly count: number;
+    readonly index: number;
+    /** Replicas that check each target, 1 … count. */
+    readonly replication: number;
+  }
+  | {
+    /** The fleet is whoever the A/AAAA records of `peersDns` list (the ready pods). */
+    readonly mode: "dns";
+    /** A headless Service's name, e.g. `uptime-exporter-headless.monitoring.svc.cluster.local`. */
+    readonly peersDns: string;
+    /** This replica's own address among those records (POD_IP). */
+    readonly self: string;
+    /** Replicas that check each target; fewer while fewer are found. */
+    readonly replication: number;
+    /** Time between two lookups, ms. */
+    readonly intervalMs: number;
+    /** The DNS server to ask; default: the system resolver. */
+    readonly nameServer?: { readonly ipAddr: string; readonly port: number };
+  };
+
 /** Options of `buildConfig` (validate.ts). */
 export interface BuildConfigOptions {
   /** Variables for `${VAR}` expansion. Default: none (every `${VAR}` is an error). */

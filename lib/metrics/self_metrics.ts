@@ -15,6 +15,7 @@ import process from "node:process";
 import { Counter, Gauge, Histogram, Registry } from "./prom_client.ts";
 import { BUILD_INFO } from "../util/version.ts";
 import { PROBE_REFUSAL_REASONS } from "../check/probe_refusals.ts";
+import type { ShardView } from "../check/engine_protocol.ts";
 
 /** Seconds since the epoch when this process started. */
 const START_TIME_SECONDS = Math.round(performance.timeOrigin) / 1000;
@@ -33,6 +34,11 @@ export interface SelfMetricsOptions {
   inFlight: () => number;
   /** Reads the number of checks waiting for a free slot. */
   waiting: () => number;
+  /**
+   * Reads this replica's share (engine_protocol.ts) and how many targets it
+   * checks. Default: unsharded, every one of `targets()`.
+   */
+  shard?: () => { view?: ShardView; assigned: number };
 }
 
 /** The self-metrics registry and the handles the app updates. */
@@ -80,6 +86,61 @@ export class SelfMetrics {
       registers,
       collect() {
         this.set(options.targets());
+      },
+    });
+    // Sharding (docs/kubernetes.md, "Sharding"): with R replicas per target,
+    // every target is covered when sum(assigned) == R × max(configured).
+    const shard = () => {
+      const read = options.shard?.();
+      const view = read?.view;
+      return {
+        mode: view?.mode ?? "static",
+        index: view?.index ?? 0,
+        count: view?.count ?? 1,
+        replication: view?.replication ?? 1,
+        configured: view?.configured ?? options.targets(),
+        assigned: read?.assigned ?? options.targets(),
+      };
+    };
+    new Gauge({
+      name: "uptime_exporter_shard_info",
+      help:
+        "A metric with a constant '1' value labeled by this replica's shard index, the replicas in the fleet (count), the replicas per target (replication) and how the fleet is known (mode: static, dns).",
+      labelNames: ["index", "count", "replication", "mode"],
+      registers,
+      collect() {
+        const s = shard();
+        this.reset();
+        this.set({
+          index: String(s.index),
+          count: String(s.count),
+          replication: String(s.replication),
+          mode: s.mode,
+        }, 1);
+      },
+    });
+    new Gauge({
+      name: "uptime_exporter_shard_members",
+      help: "Replicas in the fleet as this one sees it (--shard.count, or those DNS lists).",
+      registers,
+      collect() {
+        this.set(shard().count);
+      },
+    });
+    new Gauge({
+      name: "uptime_exporter_targets_configured",
+      help: "Targets in the config, whichever replica checks them.",
+      registers,
+      collect() {
+        this.set(shard().configured);
+      },
+    });
+    new Gauge({
+      name: "uptime_exporter_targets_assigned",
+      help: "Targets this replica checks: its share of the configured ones.",
+      registers,
+      collect() {
+        this.set(shard().assigned);
       },
     });
     new Gauge({

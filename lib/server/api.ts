@@ -9,6 +9,7 @@
 
 import { CHECK_RESULTS, type CheckResult } from "../check/classify.ts";
 import type { TargetState } from "../metrics/results.ts";
+import type { ShardSummary } from "./status_page.ts";
 
 /** One target in `/api/v1/targets`. */
 export interface ApiTarget {
@@ -64,8 +65,10 @@ export interface ApiTargetsResponse {
     generatedAt: string;
     /** The config in force: demo targets, and a failed reload (the previous config still runs). */
     config: ApiConfigStatus;
-    /** In config order. */
+    /** In config order: this replica's targets. */
     targets: ApiTarget[];
+    /** This replica's share, when it is one of several (docs/kubernetes.md, "Sharding"). */
+    shard?: ShardSummary;
   };
 }
 
@@ -106,7 +109,7 @@ export function apiTarget(state: TargetState): ApiTarget {
  */
 export function targetsResponse(
   states: readonly TargetState[],
-  options: { now?: number; status?: ExporterStatus } = {},
+  options: { now?: number; status?: ExporterStatus; shard?: ShardSummary } = {},
 ): ApiTargetsResponse {
   return {
     status: "success",
@@ -114,6 +117,7 @@ export function targetsResponse(
       generatedAt: new Date(options.now ?? Date.now()).toISOString(),
       config: apiConfigStatus(options.status),
       targets: states.map(apiTarget),
+      ...(options.shard ? { shard: options.shard } : {}),
     },
   };
 }

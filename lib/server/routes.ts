@@ -17,7 +17,7 @@ import { negotiate } from "./negotiate.ts";
 import type { Exposition } from "../metrics/exposition_cache.ts";
 import type { ResultsStore } from "../metrics/results.ts";
 import { type ExporterStatus, targetsResponse } from "./api.ts";
-import { renderStatusPage, STATUS_PAGE_CSP } from "./status_page.ts";
+import { renderStatusPage, type ShardSummary, STATUS_PAGE_CSP } from "./status_page.ts";
 import { err, ok, type Result } from "../util/result.ts";
 import type { OnDemandAnswer, OnDemandQuery } from "../check/on_demand.ts";
 
@@ -41,6 +41,8 @@ export interface HandlerDeps {
   probe?: (query: OnDemandQuery) => Promise<OnDemandAnswer>;
   /** Demo targets and a failed reload, for the status page and the API. Default: neither. */
   status?: () => ExporterStatus;
+  /** This replica's share, when it is one of several (status page, JSON API). Default: none. */
+  shard?: () => ShardSummary | undefined;
 }
 
 /** One endpoint. */
@@ -96,6 +98,7 @@ function serveStatusPage(req: Request, deps: HandlerDeps): Response {
   const html = renderStatusPage(deps.store.states, {
     version: deps.version,
     status: deps.status?.(),
+    shard: deps.shard?.(),
   });
   return new Response(req.method === "HEAD" ? null : html, {
     headers: {
@@ -122,7 +125,9 @@ function serveReady(req: Request, deps: HandlerDeps): Response {
 }
 
 function serveTargets(req: Request, deps: HandlerDeps): Response {
-  const json = JSON.stringify(targetsResponse(deps.store.states, { status: deps.status?.() }));
+  const json = JSON.stringify(
+    targetsResponse(deps.store.states, { status: deps.status?.(), shard: deps.shard?.() }),
+  );
   const headers: Record<string, string> = {
     "content-type": "application/json; charset=utf-8",
     "cache-control": "no-store",

@@ -20,6 +20,13 @@
 import { formatDuration } from "../config/units.ts";
 import type { TargetState } from "../metrics/results.ts";
 import type { ExporterStatus } from "./api.ts";
+import type { ShardView } from "../check/engine_protocol.ts";
+
+/** This replica's share of the targets, as the page and the JSON API show it. */
+export interface ShardSummary extends ShardView {
+  /** Targets this replica checks (of `configured`). */
+  readonly checked: number;
+}
 
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(text: string): string {
@@ -39,11 +46,24 @@ export interface StatusPageOptions {
   refreshSeconds?: number;
   /** Demo targets and a failed reload, each shown as a notice. Default: neither. */
   status?: ExporterStatus;
+  /** This replica's share, when it is one of several. Default: none (no shard line). */
+  shard?: ShardSummary;
 }
 
 /** An RFC 3339 time as the page shows it: `2026-12-01 14:03:07 UTC`. */
 function shownTime(iso: string): string {
   return iso.replace("T", " ").replace(/\.\d+Z$/, " UTC");
+}
+
+/** The shard line: which replica this is, and how many of the configured targets it checks. */
+function shardLine(shard: ShardSummary): string {
+  const span = (id: string, value: number) => `<span id="shard-${id}">${value}</span>`;
+  const which = shard.mode === "dns"
+    ? `Replica index ${span("index", shard.index)} of ${span("count", shard.count)} found in DNS`
+    : `Shard index ${span("index", shard.index)} of ${span("count", shard.count)} replicas`;
+  return `<p id="shard" class="muted">${which} (replication ${shard.replication}): checks ${
+    span("checked", shard.checked)
+  } of ${span("configured", shard.configured)} configured targets.</p>`;
 }
 
 /** Formats an age for people: `just now`, `4s ago`, `3m 05s ago`, `2h 10m ago`. */
@@ -301,6 +321,11 @@ const SCRIPT = `
     $("empty").hidden = total !== 0;
     document.title = (count.down > 0 ? "(" + count.down + " down) " : "") + "uptime-exporter";
     $("favicon").href = FAVICONS[count.down > 0 ? "down" : count.pending > 0 ? "pending" : "up"];
+    if (data.shard && $("shard")) {
+      for (const k of ["index", "count", "checked", "configured"]) {
+        $("shard-" + k).textContent = String(data.shard[k]);
+      }
+    }
     const generated = $("generated");
     generated.dateTime = data.generatedAt;
     generated.textContent = data.generatedAt.replace("T", " ").replace(/[.][0-9]+Z$/, " UTC");
@@ -462,7 +487,9 @@ export function renderStatusPage(
 <style>${STYLE}</style>
 </head>
 <body data-refresh="${refresh}">
-<header><h1>uptime-exporter</h1><p id="headline" class="headline">${headline}</p></header>
+<header><h1>uptime-exporter</h1><p id="headline" class="headline">${headline}</p></header>${
+    options.shard ? `\n${shardLine(options.shard)}` : ""
+  }
 <ul id="summary" class="summary" aria-label="Targets by state">${summary}</ul>
 <p id="offline" class="notice" role="alert" hidden></p>
 ${renderNotices(options.status)}

@@ -7,6 +7,7 @@
 
 import { App } from "../../lib/app.ts";
 import { type LogFormat, Logger, type LogLevel } from "../../lib/util/log.ts";
+import type { ShardSettings } from "../../lib/config/schema.ts";
 
 /** Options of {@linkcode testApp}. */
 export interface TestAppOptions {
@@ -19,6 +20,8 @@ export interface TestAppOptions {
   /** Default: `worker`, as the exporter runs. */
   isolation?: "worker" | "inline";
   tlsInfoRefreshMs?: number;
+  /** `--shard.*` as parsed. Default: not sharded. */
+  shard?: ShardSettings;
 }
 
 /** An App whose config file a test can rewrite. Not started: call `app.start()`. */
@@ -52,7 +55,7 @@ export async function testApp(yaml: string, options: TestAppOptions = {}): Promi
   await writeConfig(yaml);
   const lines: string[] = [];
   const app = new App({
-    source: { file: configFile, env: options.env ?? {} },
+    source: { file: configFile, env: options.env ?? {}, shard: options.shard },
     logger: new Logger({
       level: options.logLevel ?? "debug",
       format: options.logFormat,

@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from "yaml";
 import { DEFAULT_TARGETS } from "../../lib/config/schema.ts";
 import { buildConfig } from "../../lib/config/validate.ts";
+import { parseCli } from "../../lib/config/cli.ts";
 import { ROOT, sampleNames, startExporter, startTarget } from "../_helpers/exporter.ts";
 import { serve, TEST_CA_FILE } from "../_helpers/servers.ts";
 import { until } from "../_helpers/wait.ts";
@@ -170,15 +171,22 @@ function kinds(docs: K8s[]): string[] {
   return docs.map((d) => d.kind).sort();
 }
 
+/** The exporter's workload: the Deployment, or the StatefulSet when sharded. */
+function workload(docs: K8s[]): K8s {
+  const found = docs.filter((d) => d.kind === "Deployment" || d.kind === "StatefulSet");
+  assert.equal(found.length, 1, `expected one Deployment or StatefulSet, got ${kinds(found)}`);
+  return found[0]!;
+}
+
 function exporterContainer(docs: K8s[]): K8s {
-  const deployment = only(docs, "Deployment");
-  return deployment.spec.template.spec.containers.find((c: K8s) => c.name === "uptime-exporter");
+  return workload(docs).spec.template.spec.containers.find((c: K8s) =>
+    c.name === "uptime-exporter"
+  );
 }
 
 /** The config file the chart renders, from the ConfigMap mounted into the exporter. */
 function renderedConfig(docs: K8s[]): { text: string; path: string } {
-  const deployment = only(docs, "Deployment");
-  const podSpec = deployment.spec.template.spec;
+  const podSpec = workload(docs).spec.template.spec;
   const container = exporterContainer(docs);
   const configArg: string | undefined = container.args.find((a: string) =>
     a.startsWith("--config.file=")
@@ -503,6 +511,53 @@ const TOGGLES: Record<string, (docs: K8s[]) => void> = {
     const script: string = only(docs, "Pod").spec.containers[0].command.join(" ");
     assert.match(script, /wget -q -T 5 --no-check-certificate -O \/tmp\/metrics "https:\/\//);
   },
+  "sharding-values.yaml": (docs) => {
+    const sts = checkShardedFleet(docs, 3);
+    const env = exporterContainer(docs).env.map((e: K8s) => e.name);
+    assert.ok(env.includes("UPTIME_EXPORTER_SHARD_COUNT"), "static: the count from replicaCount");
+    assert.ok(!env.includes("UPTIME_EXPORTER_SHARD_PEERS_DNS"));
+    // The exporter's own flag parser reads the pod's environment as the kubelet fills it.
+    assert.deepEqual(shardOf(docs, `${sts.metadata.name}-2`), {
+      mode: "static",
+      count: 3,
+      index: 2,
+      replication: 2,
+    });
+    // R-1 pods may be drained at once; preferred spreading over nodes by default.
+    assert.equal(only(docs, "PodDisruptionBudget").spec.maxUnavailable, 1);
+    const anti = sts.spec.template.spec.affinity.podAntiAffinity;
+    const term = anti.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm;
+    assert.equal(term.topologyKey, "kubernetes.io/hostname");
+    assert.deepEqual(term.labelSelector.matchLabels, sts.spec.selector.matchLabels);
+    // The ServiceMonitor selects one of the two Services: every pod scraped once.
+    const sm = only(docs, "ServiceMonitor");
+    const selected = docs.filter((d) => d.kind === "Service" && selects(sm.spec.selector, d));
+    assert.deepEqual(selected.map((d) => d.spec.clusterIP ?? "ClusterIP"), ["ClusterIP"]);
+  },
+  "sharding-dns-values.yaml": (docs) => {
+    const sts = checkShardedFleet(docs, 4);
+    const headless = docs.find((d) => d.kind === "Service" && d.spec.clusterIP === "None")!;
+    assert.deepEqual(shardOf(docs, `${sts.metadata.name}-3`), {
+      mode: "dns",
+      peersDns: `${headless.metadata.name}.${NAMESPACE}.svc.cluster.local.`,
+      self: "10.0.0.7",
+      replication: 1,
+      intervalMs: 3000,
+    });
+    // replication 1: one pod at a time (0 would block every drain).
+    assert.equal(only(docs, "PodDisruptionBudget").spec.maxUnavailable, 1);
+    const anti = sts.spec.template.spec.affinity.podAntiAffinity;
+    assert.equal(
+      anti.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey,
+      "kubernetes.io/hostname",
+    );
+    // replication 1: no per-URL under-replication alert, the coverage one is critical.
+    const rules = only(docs, "PrometheusRule").spec.groups[0].rules;
+    assert.ok(!rules.some((r: K8s) => r.alert === "UptimeExporterURLUnderReplicated"));
+    const coverage = rules.find((r: K8s) => r.alert === "UptimeExporterShardCoverageLow");
+    assert.equal(coverage.labels.severity, "critical");
+    assert.match(coverage.expr, /< 1 \* max\(uptime_exporter_targets_configured/);
+  },
   "full-config-values.yaml": (docs) => {
     const pod = only(docs, "Deployment").spec.template.spec;
     const container = exporterContainer(docs);
@@ -526,6 +581,54 @@ const TOGGLES: Record<string, (docs: K8s[]) => void> = {
   },
 };
 
+/** Whether a label selector (matchLabels, matchExpressions Exists/DoesNotExist) selects `obj`. */
+// deno-lint-ignore no-explicit-any
+function selects(selector: Record<string, any>, obj: K8s): boolean {
+  const labels = obj.metadata.labels ?? {};
+  const byLabels = Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  return byLabels &&
+    (selector.matchExpressions ?? []).every((e: K8s) =>
+      e.operator === "DoesNotExist"
+        ? !(e.key in labels)
+        : e.operator === "Exists" && e.key in labels
+    );
+}
+
+/**
+ * What a sharded render must be: a StatefulSet of `replicas` pods with
+ * parallel pod management, its headless Service (only ready pods listed),
+ * no Deployment, the pods' name and IP from the downward API.
+ */
+function checkShardedFleet(docs: K8s[], replicas: number): K8s {
+  assert.ok(!kinds(docs).includes("Deployment"), "a StatefulSet instead of the Deployment");
+  const sts = only(docs, "StatefulSet");
+  assert.equal(sts.spec.replicas, replicas);
+  assert.equal(sts.spec.podManagementPolicy, "Parallel");
+  const headless = docs.filter((d) => d.kind === "Service" && d.spec.clusterIP === "None");
+  assert.equal(headless.length, 1, "one headless Service");
+  assert.equal(sts.spec.serviceName, headless[0]!.metadata.name);
+  assert.equal(headless[0]!.spec.publishNotReadyAddresses, false);
+  assert.ok(selects({ matchLabels: headless[0]!.spec.selector }, sts.spec.template));
+  assert.deepEqual(headless[0]!.spec.ports[0].targetPort, "http");
+  const env = Object.fromEntries(exporterContainer(docs).env.map((e: K8s) => [e.name, e]));
+  assert.equal(env.POD_NAME.valueFrom.fieldRef.fieldPath, "metadata.name");
+  assert.equal(env.POD_IP.valueFrom.fieldRef.fieldPath, "status.podIP");
+  return sts;
+}
+
+/** The exporter's shard settings for a pod named `podName` (IP 10.0.0.7), read by parseCli. */
+function shardOf(docs: K8s[], podName: string) {
+  const container = exporterContainer(docs);
+  const env: Record<string, string> = {};
+  for (const e of container.env) {
+    env[e.name] = e.value ??
+      ({ "metadata.name": podName, "status.podIP": "10.0.0.7" } as Record<string, string>)[
+        e.valueFrom.fieldRef.fieldPath
+      ];
+  }
+  return parseCli(container.args, env).shard;
+}
+
 Deno.test("each ci/*.yaml turns on what it is named after", async (t) => {
   assert.deepEqual(
     CI_FILES,
@@ -544,6 +647,7 @@ Deno.test("each ci/*.yaml turns on what it is named after", async (t) => {
         "NetworkPolicy",
         "PodDisruptionBudget",
         "Ingress",
+        "StatefulSet",
       ]
     ) {
       assert.ok(!present.includes(kind), `${kind} is on by default`);
@@ -660,6 +764,84 @@ Deno.test("PrometheusRule: structure, promtool check rules, promtool test rules"
   }
 });
 
+Deno.test("sharded PrometheusRule: one alert per URL across pods, coverage alerts, promtool", async (t) => {
+  const dir = await tempDir();
+  try {
+    const rule = only((await render("sharding-values.yaml")).docs, "PrometheusRule");
+    const rules: K8s[] = rule.spec.groups[0].rules;
+    await t.step("the URL alerts aggregate over the pods, keeping the target's labels", () => {
+      const byName = Object.fromEntries(rules.map((r) => [r.alert, r.expr]));
+      assert.match(
+        byName.UptimeExporterURLDown,
+        /^max without \(instance, pod\) \(sample_external_url_up\{/,
+      );
+      assert.match(
+        byName.UptimeExporterURLSlow,
+        /^min without \(instance, pod\) \(sample_external_url_response_ms/,
+      );
+      assert.match(byName.UptimeExporterResultsStale, /max without \(instance, pod\)/);
+      assert.match(byName.UptimeExporterURLCertificateExpiresSoon, /min without \(instance, pod\)/);
+      assert.equal(
+        byName.UptimeExporterShardCoverageLow,
+        'sum(uptime_exporter_targets_assigned{job="uptime-exporter",namespace="monitoring"}) < 2 * max(uptime_exporter_targets_configured{job="uptime-exporter",namespace="monitoring"})',
+      );
+      assert.match(
+        byName.UptimeExporterURLUnderReplicated,
+        /^count without \(instance, pod\) \(sample_external_url_up\{.*\}\) < 2$/,
+      );
+    });
+    await Deno.writeTextFile(
+      `${dir}/sharded_rules.yaml`,
+      stringifyYaml({ groups: rule.spec.groups }),
+    );
+    await Deno.copyFile(`${FIXTURES}/sharded_alerts_test.yaml`, `${dir}/sharded_alerts_test.yaml`);
+    await t.step("promtool check rules", async () => {
+      const out = ok(
+        await run(tools.promtool, ["check", "rules", "sharded_rules.yaml"], { cwd: dir }),
+        "promtool check rules",
+      );
+      assert.match(out, /SUCCESS: 9 rules found/);
+    });
+    await t.step(
+      "promtool test rules: down on every pod fires once; coverage short fires",
+      async () => {
+        ok(
+          await run(tools.promtool, ["test", "rules", "sharded_alerts_test.yaml"], { cwd: dir }),
+          "promtool test rules",
+        );
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Renders of the chart before sharding existed, as fixtures: an unsharded render must not change. */
+const UNSHARDED: { name: string; args: string[] }[] = [
+  { name: "default.yaml", args: [] },
+  { name: "prometheusrule-enabled.yaml", args: ["--set", "prometheusRule.enabled=true"] },
+  ...["grafanadashboard", "full-config", "poddisruptionbudget", "servicemonitor"].map((f) => ({
+    name: `${f}-values.yaml`,
+    args: ["-f", `${CHART}/ci/${f}-values.yaml`],
+  })),
+];
+
+Deno.test("without sharding the chart renders byte for byte as before sharding existed", async (t) => {
+  // Fixtures rendered at commit 4922c66; regenerate only on purpose:
+  // UPDATE_GOLDEN=1 deno test --allow-all tests/chart/chart_test.ts --filter "byte for byte"
+  for (const { name, args } of UNSHARDED) {
+    await t.step(name, async () => {
+      const { text } = await render(undefined, args);
+      const file = `${FIXTURES}/unsharded/${name}.golden`;
+      if (Deno.env.get("UPDATE_GOLDEN") === "1") await Deno.writeTextFile(file, text);
+      // The chart's version label changes with every release, by design.
+      const unversioned = (t: string) =>
+        t.replaceAll(/helm\.sh\/chart: uptime-exporter-\S+/g, "helm.sh/chart: uptime-exporter-*");
+      assert.equal(unversioned(text), unversioned(await Deno.readTextFile(file)));
+    });
+  }
+});
+
 /** The PromQL of every dashboard panel target and template variable, with Grafana's variables filled in. */
 function dashboardQueries(dashboard: K8s): { where: string; expr: string }[] {
   const fill = (expr: string) =>
@@ -733,6 +915,53 @@ Deno.test("Grafana dashboard: valid JSON whose PromQL parses", async (t) => {
   });
 });
 
+Deno.test("sharded Grafana dashboard: across pods, with the replica panels; its PromQL parses", async (t) => {
+  const plain = await dashboardFrom("grafanadashboard-values.yaml");
+  const cm = only((await render("sharding-values.yaml")).docs, "ConfigMap", "-dashboard");
+  const dashboard = JSON.parse(cm.data["uptime-exporter.json"]);
+  await t.step("the same panels and more; ids unique; each with its gridPos", () => {
+    const ids = dashboard.panels.map((p: K8s) => p.id);
+    assert.equal(new Set(ids).size, ids.length);
+    assert.deepEqual(
+      dashboard.panels.slice(0, plain.panels.length).map((p: K8s) => p.title),
+      plain.panels.map((p: K8s) => p.title),
+    );
+    const added = dashboard.panels.slice(plain.panels.length);
+    assert.ok(added.length >= 5 && added[0].type === "row", "a Replicas row");
+    for (const panel of dashboard.panels) {
+      assert.ok(panel.gridPos);
+      if (panel.type !== "row") assert.equal(panel.datasource?.uid, "${datasource}");
+    }
+  });
+  await t.step("URL counts take the best of a URL's pods; targets are the configured ones", () => {
+    const exprs = dashboardQueries(dashboard).map((q) => q.expr).join("\n");
+    assert.match(
+      exprs,
+      /count\(max without \(instance, pod\) \(sample_external_url_up\{.*\}\) == 1\)/,
+    );
+    assert.match(
+      exprs,
+      /count\(max without \(instance, pod\) \(sample_external_url_up\{.*\}\) == 0\)/,
+    );
+    assert.match(exprs, /max\(uptime_exporter_targets_configured\{/);
+    assert.doesNotMatch(exprs, /sum\(uptime_exporter_targets\{/);
+    assert.match(exprs, /uptime_exporter_targets_assigned\{/);
+  });
+  await t.step("every query parses", async () => {
+    const dir = await tempDir();
+    try {
+      const rules = dashboardQueries(dashboard).map((q, i) => ({
+        record: `d:q_${i}`,
+        expr: q.expr,
+      }));
+      await Deno.writeTextFile(`${dir}/d.yaml`, stringifyYaml({ groups: [{ name: "d", rules }] }));
+      ok(await run(tools.promtool, ["check", "rules", "d.yaml"], { cwd: dir }), "promtool");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
 /** Metric names a PromQL expression reads (`name{`), `up` excepted (Prometheus' own). */
 function metricNames(expr: string): string[] {
   return [...expr.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{/g)].map((m) => m[1]!).filter((n) =>
@@ -761,11 +990,20 @@ Deno.test("the alerts and the dashboard use metrics the exporter really exposes"
   const dashboard = JSON.parse(
     Deno.readTextFileSync(`${CHART}/dashboards/uptime-exporter.json`),
   );
+  const sharded = (await render("sharding-values.yaml")).docs;
+  const shardedDashboard = JSON.parse(
+    only(sharded, "ConfigMap", "-dashboard").data["uptime-exporter.json"],
+  );
   const used = new Map<string, string>();
-  for (const r of rule.spec.groups[0].rules) {
+  for (
+    const r of [
+      ...rule.spec.groups[0].rules,
+      ...only(sharded, "PrometheusRule").spec.groups[0].rules,
+    ]
+  ) {
     for (const n of metricNames(r.expr)) used.set(n, `alert ${r.alert}`);
   }
-  for (const q of dashboardQueries(dashboard)) {
+  for (const q of [...dashboardQueries(dashboard), ...dashboardQueries(shardedDashboard)]) {
     for (const n of metricNames(q.expr)) used.set(n, q.where);
   }
   assert.ok(used.size >= 10, `too few metric names found: ${[...used.keys()]}`);
@@ -932,6 +1170,22 @@ const BAD_VALUES: { name: string; values: unknown; error: RegExp; byTemplate?: t
     error: /probe\.modules\.icmp\.prober/,
   },
   {
+    name: "sharding with more replicas per target than pods",
+    values: { replicaCount: 2, sharding: { enabled: true, replication: 3 } },
+    error: /sharding\.replication \(3\) must be at most replicaCount \(2\)/,
+    byTemplate: true,
+  },
+  {
+    name: "sharding with replication 0",
+    values: { sharding: { replication: 0 } },
+    error: /sharding\.replication: Must be greater than or equal to 1/,
+  },
+  {
+    name: "a sharding membership that does not exist",
+    values: { sharding: { membership: "gossip" } },
+    error: /sharding\.membership: sharding\.membership must be one of the following/,
+  },
+  {
     name: "an alert duration that Prometheus would not accept",
     values: { prometheusRule: { urlDown: { for: "5 minutes" } } },
     error: /prometheusRule\.urlDown\.for: Does not match pattern/,
@@ -986,6 +1240,11 @@ Deno.test("NOTES.txt tells the user how to reach /metrics", async () => {
     assert.match(prefixed, /curl -s http:\/\/127\.0\.0\.1:8080\/uptime\/metrics/);
     assert.match(prefixed, /svc:8080\/uptime\/metrics/);
     assert.doesNotMatch(prefixed, /8080\/metrics/);
+    // Sharded, it says the pods share the URLs.
+    const sharded = await notesOf(["-f", `${CHART}/ci/sharding-values.yaml`]);
+    assert.match(sharded, /Sharded: the 3 pods of the StatefulSet uptime-exporter share the URLs/);
+    assert.match(sharded, /URL checked by 2 of them \(membership: static\)/);
+    assert.doesNotMatch(notes, /Sharded/);
     // With an existing config object it names the object instead of counting targets.
     const existing = await notesOf(["--set", "config.existingSecret=my-config"]);
     assert.match(existing, /reads its config from the Secret my-config \(key config\.yaml\)/);

@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { assign } from "../../lib/check/shard.ts";
 import {
   type CliOptions,
   FLAG_GROUPS,
@@ -367,11 +368,11 @@ Deno.test("USAGE documents every flag, old name, variable and exit code", () => 
   }
 });
 
-Deno.test("USAGE groups the flags: Config, Web, Checks, Logging, Other", () => {
+Deno.test("USAGE groups the flags: Config, Web, Checks, Sharding, Logging, Other", () => {
   const headings = USAGE.split("\n").filter((l) => /^[A-Z]\w+:$/.test(l)).map((l) =>
     l.slice(0, -1)
   );
-  assert.deepEqual(headings, ["Config", "Web", "Checks", "Logging", "Other"]);
+  assert.deepEqual(headings, ["Config", "Web", "Checks", "Sharding", "Logging", "Other"]);
   assert.deepEqual([...FLAG_GROUPS], headings);
   // Each flag sits under its own heading.
   let group = "";
@@ -765,16 +766,32 @@ const PINNED: Record<string, { aliases: string[]; env: string[] }> = {
   "check.interval": { aliases: ["interval"], env: ["UPTIME_EXPORTER_INTERVAL"] },
   "check.timeout": { aliases: ["timeout"], env: ["UPTIME_EXPORTER_TIMEOUT"] },
   "metrics.prefix": { aliases: ["metric-prefix"], env: ["UPTIME_EXPORTER_METRIC_PREFIX"] },
+  "shard.count": { aliases: [], env: ["UPTIME_EXPORTER_SHARD_COUNT"] },
+  "shard.index": { aliases: [], env: ["UPTIME_EXPORTER_SHARD_INDEX", "POD_NAME"] },
+  "shard.replication": { aliases: [], env: ["UPTIME_EXPORTER_SHARD_REPLICATION"] },
+  "shard.peers-dns": { aliases: [], env: ["UPTIME_EXPORTER_SHARD_PEERS_DNS"] },
+  "shard.peers-dns-interval": { aliases: [], env: ["UPTIME_EXPORTER_SHARD_PEERS_DNS_INTERVAL"] },
+  "shard.peers-dns-server": { aliases: [], env: ["UPTIME_EXPORTER_SHARD_PEERS_DNS_SERVER"] },
+  "shard.self": { aliases: [], env: ["UPTIME_EXPORTER_SHARD_SELF", "POD_IP"] },
   "log.level": { aliases: ["log-level"], env: ["UPTIME_EXPORTER_LOG_LEVEL"] },
   "log.format": { aliases: ["log-format"], env: ["UPTIME_EXPORTER_LOG_FORMAT"] },
   "help": { aliases: ["h"], env: [] },
   "version": { aliases: [], env: [] },
 };
 
-/** A value for each flag that takes one, and what it must set. */
+/**
+ * A value for each flag that takes one, and what it must set; `with`: flags
+ * it needs beside it; `envValue`: what a variable of another syntax holds.
+ */
 const SAMPLES: Record<
   string,
-  { value: string; read: (cli: CliOptions) => unknown; want: unknown }
+  {
+    value: string;
+    read: (cli: CliOptions) => unknown;
+    want: unknown;
+    with?: string[];
+    envValue?: Record<string, string>;
+  }
 > = {
   "config.file": { value: "/etc/u.yaml", read: (c) => c.configFile, want: "/etc/u.yaml" },
   "web.listen-address": {
@@ -798,6 +815,55 @@ const SAMPLES: Record<
   "check.interval": { value: "1m30s", read: (c) => c.overrides.intervalMs, want: 90_000 },
   "check.timeout": { value: "1s500ms", read: (c) => c.overrides.timeoutMs, want: 1_500 },
   "metrics.prefix": { value: "probe", read: (c) => c.overrides.metricPrefix, want: "probe" },
+  "shard.count": {
+    value: "4",
+    with: ["--shard.index", "1"],
+    read: (c) => c.shard,
+    want: { mode: "static", count: 4, index: 1, replication: 1 },
+  },
+  "shard.index": {
+    value: "3",
+    with: ["--shard.count", "4"],
+    envValue: { POD_NAME: "uptime-exporter-3" },
+    read: (c) => c.shard,
+    want: { mode: "static", count: 4, index: 3, replication: 1 },
+  },
+  "shard.replication": {
+    value: "2",
+    with: ["--shard.count", "3", "--shard.index", "0"],
+    read: (c) => c.shard,
+    want: { mode: "static", count: 3, index: 0, replication: 2 },
+  },
+  "shard.peers-dns": {
+    value: "ue-headless.monitoring.svc.cluster.local",
+    with: ["--shard.self", "10.0.0.7"],
+    read: (c) => c.shard,
+    want: {
+      mode: "dns",
+      peersDns: "ue-headless.monitoring.svc.cluster.local",
+      self: "10.0.0.7",
+      replication: 1,
+      intervalMs: 5000,
+    },
+  },
+  "shard.peers-dns-interval": {
+    value: "1s500ms",
+    with: ["--shard.peers-dns", "p.test", "--shard.self", "10.0.0.7"],
+    read: (c) => c.shard?.mode === "dns" && c.shard.intervalMs,
+    want: 1500,
+  },
+  "shard.peers-dns-server": {
+    value: "[::1]:5353",
+    with: ["--shard.peers-dns", "p.test", "--shard.self", "10.0.0.7"],
+    read: (c) => c.shard?.mode === "dns" && c.shard.nameServer,
+    want: { ipAddr: "::1", port: 5353 },
+  },
+  "shard.self": {
+    value: "FD00::A1",
+    with: ["--shard.peers-dns", "p.test"],
+    read: (c) => c.shard?.mode === "dns" && c.shard.self,
+    want: "fd00::a1",
+  },
   "log.level": { value: "debug", read: (c) => c.logLevel, want: "debug" },
   "log.format": { value: "json", read: (c) => c.logFormat, want: "json" },
 };
@@ -825,14 +891,18 @@ Deno.test("flag table: every old name and variable is pinned and works", async (
       assert.ok(sample, `no sample value for ${flag.name}`);
       for (const name of [flag.name, ...flag.aliases]) {
         for (const args of [[`--${name}`, sample.value], [`--${name}=${sample.value}`]]) {
-          assert.deepEqual(sample.read(parseCli(args, {})), sample.want, args.join(" "));
+          const all: string[] = [...sample.with ?? [], ...args];
+          assert.deepEqual(sample.read(parseCli(all, {})), sample.want, all.join(" "));
         }
       }
       for (const variable of flag.env) {
         // PORT is a port alone; the rest take the flag's own syntax.
-        const value: string = variable === "PORT" ? "9100" : sample.value;
+        const value: string = variable === "PORT"
+          ? "9100"
+          : sample.envValue?.[variable] ?? sample.value;
         const want: unknown = variable === "PORT" ? { hostname: "", port: 9100 } : sample.want;
-        assert.deepEqual(sample.read(parseCli([], { [variable]: value })), want, variable);
+        const cli = parseCli(sample.with ?? [], { [variable]: value });
+        assert.deepEqual(sample.read(cli), want, variable);
       }
     });
   }
@@ -1037,4 +1107,151 @@ Deno.test("main: Prometheus durations from the file, a flag and a variable", asy
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+// --- sharding -----------------------------------------------------------------
+
+Deno.test("--shard.*: a static fleet, its index from the flag, the variable or POD_NAME", async (t) => {
+  await t.step("none given: no sharding, whatever POD_NAME and POD_IP say", () => {
+    assert.equal(
+      parseCli([], { POD_NAME: "web-7c9f8d6b5-x2k4q", POD_IP: "10.0.0.7" }).shard,
+      undefined,
+    );
+  });
+  await t.step(
+    "POD_NAME's ordinal is the index; a flag or UPTIME_EXPORTER_SHARD_INDEX wins",
+    () => {
+      const env = { UPTIME_EXPORTER_SHARD_COUNT: "3", POD_NAME: "uptime-exporter-2" };
+      assert.deepEqual(parseCli([], env).shard, {
+        mode: "static",
+        count: 3,
+        index: 2,
+        replication: 1,
+      });
+      assert.equal(parseCli(["--shard.index", "0"], env).shard?.mode, "static");
+      assert.deepEqual((parseCli(["--shard.index", "0"], env).shard as { index: number }).index, 0);
+      const fromVar = parseCli([], { ...env, UPTIME_EXPORTER_SHARD_INDEX: "1" }).shard;
+      assert.deepEqual((fromVar as { index: number }).index, 1);
+    },
+  );
+  await t.step("--shard.count 1 needs no index", () => {
+    assert.deepEqual(parseCli(["--shard.count", "1"], {}).shard, {
+      mode: "static",
+      count: 1,
+      index: 0,
+      replication: 1,
+    });
+  });
+});
+
+Deno.test("--shard.*: every bad combination is named, all at once, exit 2", async (t) => {
+  const cases: { args: string[]; env?: Record<string, string>; problems: string[] }[] = [
+    {
+      args: ["--shard.count", "3", "--shard.index", "3"],
+      problems: ["--shard.index: 3 is not below --shard.count 3 (indices are 0 to 2)"],
+    },
+    {
+      args: ["--shard.count", "2", "--shard.index", "0", "--shard.replication", "3"],
+      problems: [
+        "--shard.replication: 3 is more than --shard.count 2 (each target is checked by at most every replica)",
+      ],
+    },
+    {
+      args: ["--shard.count", "0", "--shard.replication", "two"],
+      problems: [
+        "--shard.count: '0' is not a whole number of at least 1",
+        "--shard.replication: 'two' is not a whole number of at least 1",
+      ],
+    },
+    {
+      args: ["--shard.count", "3"],
+      problems: [
+        "--shard.count: 3 replicas need this one's --shard.index (or a POD_NAME ending in its ordinal, as in a StatefulSet)",
+      ],
+    },
+    {
+      args: [],
+      env: { UPTIME_EXPORTER_SHARD_COUNT: "3", POD_NAME: "uptime-exporter-7c9f8d6b5-x2k4q" },
+      problems: [
+        "POD_NAME: 'uptime-exporter-7c9f8d6b5-x2k4q' does not end in -<ordinal> (a StatefulSet pod's name); set --shard.index",
+      ],
+    },
+    {
+      args: [],
+      env: { UPTIME_EXPORTER_SHARD_COUNT: "3", POD_NAME: "uptime-exporter-3" },
+      problems: ["POD_NAME: 3 is not below UPTIME_EXPORTER_SHARD_COUNT 3 (indices are 0 to 2)"],
+    },
+    {
+      args: ["--shard.index", "1", "--shard.replication", "2"],
+      problems: [
+        "--shard.index: needs --shard.count",
+        "--shard.replication: needs --shard.count or --shard.peers-dns",
+      ],
+    },
+    {
+      args: ["--shard.peers-dns", "peers.test"],
+      problems: [
+        "--shard.peers-dns: this replica's own address among the records is needed: set POD_IP (the downward API's status.podIP) or --shard.self",
+      ],
+    },
+    {
+      args: ["--shard.peers-dns", "peers.test", "--shard.count", "3", "--shard.self", "pod-0"],
+      problems: [
+        "--shard.count: not used with --shard.peers-dns (the replicas are the ones DNS lists)",
+        "--shard.self: 'pod-0' is not an IP address",
+      ],
+    },
+    {
+      args: [
+        "--shard.peers-dns",
+        "bad name",
+        "--shard.peers-dns-interval",
+        "10ms",
+        "--shard.peers-dns-server",
+        "dns.example:53",
+      ],
+      problems: [
+        "--shard.peers-dns: 'bad name' is not a DNS name",
+        "--shard.peers-dns-interval: '10ms' is not a duration of at least 100ms",
+        "--shard.peers-dns-server: 'dns.example:53' is not IP[:PORT] (e.g. 10.96.0.10, [fd00::a]:53)",
+      ],
+    },
+    {
+      args: ["--shard.peers-dns-interval", "2s", "--shard.self", "10.0.0.1"],
+      problems: [
+        "--shard.peers-dns-interval: needs --shard.peers-dns",
+        "--shard.self: needs --shard.peers-dns",
+      ],
+    },
+  ];
+  for (const c of cases) {
+    await t.step(`${c.args.join(" ")} ${JSON.stringify(c.env ?? {})}`, () => {
+      assert.deepEqual(cliError(c.args, c.env).problems, c.problems);
+    });
+  }
+  await t.step("--config.check says how many targets the shard checks", async () => {
+    const urls = ["https://a.example/", "https://b.example/", "https://c.example/"];
+    const run = await runMain([
+      "--config.check",
+      ...urls.flatMap((u) => ["--target", u]),
+      "--shard.count",
+      "2",
+      "--shard.index",
+      "1",
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const mine = assign(urls.map((u) => ({ displayUrl: u, labels: {} })), {
+      members: ["0", "1"],
+      self: "1",
+    });
+    assert.match(
+      run.stdout,
+      new RegExp(`^  shard 1 of 2 \\(replication 1\\): checks ${mine.length} of them$`, "m"),
+    );
+  });
+  await t.step("main exits 2 and prints them", async () => {
+    const run = await runMain(["--shard.count", "3", "--shard.index", "5"]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /--shard\.index: 5 is not below --shard\.count 3/);
+  });
 });

@@ -53,6 +53,20 @@ export function requireTool(name: string, candidates: string[], envName?: string
   );
 }
 
+/** helm: `HELM`, PATH, or where `go install` puts it (.ci/chart_tools.sh builds it there). */
+export function requireHelm(): string {
+  return requireTool(
+    "helm",
+    [
+      "helm",
+      ...(Deno.env.get("GOPATH") ? [`${Deno.env.get("GOPATH")}/bin/helm`] : []),
+      `${Deno.env.get("HOME") ?? "/root"}/go/bin/helm`,
+      "/root/go/bin/helm",
+    ],
+    "HELM",
+  );
+}
+
 /** The first line a command prints for `--version`. */
 export async function versionOf(cmd: string, args = ["--version"]): Promise<string> {
   const out = await run(cmd, args, { timeoutMs: 30_000 });
@@ -404,17 +418,19 @@ export interface Rule {
 
 /**
  * Renders the Helm chart with its PrometheusRule enabled and `selector`
- * matching the test's scrape job, and returns the rule groups.
+ * matching the test's scrape job, and returns the rule groups. `values` are
+ * added to the chart's (e.g. `{replicaCount: 3, sharding: {...}}`).
  */
 export async function renderChartRules(
   helm: string,
   dir: string,
   selector: string,
+  values: Record<string, unknown> = {},
 ): Promise<{ name: string; rules: Rule[] }[]> {
-  const values = `${dir}/chart-values.yaml`;
+  const valuesFile = await Deno.makeTempFile({ dir, prefix: "chart-values-", suffix: ".yaml" });
   await Deno.writeTextFile(
-    values,
-    stringifyYaml({ prometheusRule: { enabled: true, selector } }),
+    valuesFile,
+    stringifyYaml({ prometheusRule: { enabled: true, selector }, ...values }),
   );
   const out = await run(helm, [
     "template",
@@ -427,7 +443,7 @@ export async function renderChartRules(
     "--kube-version",
     "1.30.0",
     "--values",
-    values,
+    valuesFile,
   ], { timeoutMs: 60_000 });
   assert.equal(out.code, 0, `helm template failed:\n${out.stderr}`);
   const docs = out.stdout.split(/^---\s*$/m).map((d) => parseYaml(d)).filter(Boolean);

@@ -20,6 +20,7 @@ import {
   PROMETHEUS_BUILDS,
   type PrometheusBuild,
   renderChartRules,
+  requireHelm,
   requireTool,
   run,
   saveArtifact,
@@ -89,16 +90,7 @@ async function scrapeAndAlert(t: Deno.TestContext, build: PrometheusBuild): Prom
   /** Artifact names of this build: p2-metrics.txt, p3-metrics.txt, ... */
   const artifact = (file: string) => `p${build.major}-${file}`;
   const promtool = requireTool("promtool", ["/usr/bin/promtool", "promtool"], "PROMTOOL");
-  const helm = requireTool(
-    "helm",
-    [
-      "helm",
-      ...(Deno.env.get("GOPATH") ? [`${Deno.env.get("GOPATH")}/bin/helm`] : []),
-      `${Deno.env.get("HOME") ?? "/root"}/go/bin/helm`,
-      "/root/go/bin/helm",
-    ],
-    "HELM",
-  );
+  const helm = requireHelm();
   console.log(`prometheus: ${build.label} (${prometheusBin})`);
   console.log(`promtool: ${await versionOf(promtool)}`);
   console.log(`helm: ${await versionOf(helm, ["version", "--short"])}`);

@@ -234,3 +234,39 @@ The checkov skips of the helm test Pod.
 {{- end }}
 {{- include "uptime-exporter.checkovSkips" $skips | trim }}
 {{- end }}
+
+{{/*
+A PromQL expression across the pods of a sharded fleet: `fn without
+(instance, pod) (expr)`, the target's own labels kept, when the third
+argument is true; the expression itself otherwise.
+Argument: (list fn expr sharded).
+*/}}
+{{- define "uptime-exporter.acrossPods" -}}
+{{- if index . 2 }}
+{{- printf "%s without (instance, pod) (%s)" (index . 0) (index . 1) }}
+{{- else }}
+{{- index . 1 }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Grafana dashboard (dashboards/uptime-exporter.json). Sharded, a URL's
+series come from each pod that checks it: the counts of URLs up and down
+take the best of its pods (max without (instance, pod)), the target count
+is the configured one, and the panels of dashboards/replicas.json are added
+(coverage, each pod's share, the fleet each pod sees, each pod's view).
+*/}}
+{{- define "uptime-exporter.dashboardJson" -}}
+{{- $json := .Files.Get "dashboards/uptime-exporter.json" }}
+{{- if .Values.sharding.enabled }}
+{{- range $state := list "1" "0" }}
+{{- $json = replace (printf `count(sample_external_url_up{job=~\"$job\", url=~\"$url\"} == %s)` $state) (printf `count(max without (instance, pod) (sample_external_url_up{job=~\"$job\", url=~\"$url\"}) == %s)` $state) $json }}
+{{- end }}
+{{- $json = replace `sum(uptime_exporter_targets{job=~\"$job\"})` `max(uptime_exporter_targets_configured{job=~\"$job\"})` $json }}
+{{- $dashboard := fromJson $json }}
+{{- $replicas := .Files.Get "dashboards/replicas.json" | fromJson }}
+{{- $_ := set $dashboard "panels" (concat $dashboard.panels $replicas.panels) }}
+{{- $json = toPrettyJson $dashboard }}
+{{- end }}
+{{- $json }}
+{{- end }}
