@@ -51,6 +51,8 @@ const USAGE = `deno task bench [flags]
   --scrape-test D       length of the /metrics test (5s; 0 skips it)
   --only NAME           ours | blackbox (default: both)
   --no-idle             skip the idle run (2 targets: start-up time, RSS)
+  --startup-targets N   targets of the large start-up run: /healthz, first /metrics and RSS
+                        after spawn, checked every 60s (50000; 2000 with --smoke; 0 skips it)
   --json FILE           also write the results as JSON (bench/results/<date>.json
                         unless --smoke; "-" for none)
   --v8-flags FLAGS      extra V8 flags for our exporter (on top of deno task start's)
@@ -78,6 +80,8 @@ interface Options {
   scrapeTestMs: number;
   only?: "ours" | "blackbox";
   idle: boolean;
+  /** Targets of the large start-up run (0: none). */
+  startupTargets: number;
   json?: string;
   smoke: boolean;
   v8Flags?: string;
@@ -114,6 +118,7 @@ function parseOptions(args: string[]): Options | undefined {
       "scrape-test": { type: "string" },
       only: { type: "string" },
       "no-idle": { type: "boolean" },
+      "startup-targets": { type: "string" },
       json: { type: "string" },
       smoke: { type: "boolean" },
       "v8-flags": { type: "string" },
@@ -155,6 +160,13 @@ function parseOptions(args: string[]): Options | undefined {
     scrapeTestMs: duration(values["scrape-test"], smoke ? 1000 : 5000, "scrape-test"),
     only: values.only as Options["only"],
     idle: !(values["no-idle"] ?? false),
+    startupTargets: (() => {
+      const n = Number(values["startup-targets"] ?? (smoke ? 2000 : 50_000));
+      if (!Number.isInteger(n) || n < 0 || n > 200_000) {
+        throw new Error("--startup-targets: 0-200000");
+      }
+      return n;
+    })(),
     json: values.json,
     smoke,
     v8Flags: values["v8-flags"],
@@ -983,6 +995,29 @@ async function runIdle(ts: TargetServer, opts: Options, tmp: string) {
   }
 }
 
+/**
+ * A large config: how soon the process answers /healthz (it listens while
+ * the check engine loads the config), serves its first /metrics, and its RSS
+ * once that is done. Targets every 60 s, so the checks do not dominate.
+ */
+async function runStartup(ts: TargetServer, n: number, opts: Options, tmp: string) {
+  const configFile = `${tmp}/ours-startup.yml`;
+  Deno.writeTextFileSync(configFile, oursConfig(ts, n, { ...opts, intervalMs: 60_000 }));
+  const port = freePort();
+  const t0 = performance.now();
+  const child = startOurs(configFile, port, `${tmp}/ours-startup.log`, opts.v8Flags);
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    const healthzMs = await waitForHttp(`${base}/healthz`, t0, 60_000, 5, child);
+    const metricsMs = await waitForHttp(`${base}/metrics`, t0, 60_000, 5, child);
+    await sleep(opts.smoke ? 500 : 3000);
+    const rss = readProc(child.pid)?.rssBytes ?? 0;
+    return { targets: n, healthzMs, metricsMs, rssMB: rss / 2 ** 20 };
+  } finally {
+    await child.stop();
+  }
+}
+
 // ---------------------------------------------------------------------------
 // /probe: ours vs blackbox's, one after the other (bench/probe_endpoint.ts)
 
@@ -1170,6 +1205,7 @@ async function main(): Promise<number> {
   const ts = await startTargetServer(opts);
   const runs: Run[] = [];
   let idle: Awaited<ReturnType<typeof runIdle>> | undefined;
+  let startup: Awaited<ReturnType<typeof runStartup>> | undefined;
   let probe: Awaited<ReturnType<typeof probeSection>> | undefined;
   let scaleOut: Awaited<ReturnType<typeof scaleOutSection>> | undefined;
   const date = new Date().toISOString();
@@ -1185,6 +1221,7 @@ async function main(): Promise<number> {
       loadAverageAtEnd: Deno.loadavg(),
       options: opts,
       idle,
+      startup,
       runs,
       probe,
       scaleOut,
@@ -1201,6 +1238,15 @@ async function main(): Promise<number> {
           fmt(idle.rssMB, 1)
         } MB`,
       );
+      if (opts.startupTargets > 0) {
+        startup = await runStartup(ts, opts.startupTargets, opts, tmp);
+        console.log(
+          `start-up (${startup.targets} targets): /healthz ${fmt(startup.healthzMs, 0)} ms, ` +
+            `first /metrics ${fmt(startup.metricsMs, 0)} ms after spawn, RSS ${
+              fmt(startup.rssMB, 1)
+            } MB (blackbox_exporter has no target list to load)`,
+        );
+      }
     }
     for (const n of opts.probeOnly || opts.scaleOut ? [] : opts.targets) {
       const run: (typeof runs)[number] = { targets: n };
