@@ -247,7 +247,7 @@ function wholeNumber(
   return (cli, { value, source }, problems) => {
     const n = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
     if (n >= min) set(cli, { value: n, source });
-    else problems.push(`${source}: '${value}' is not a whole number of at least ${min}`);
+    else problems.push(`'${source}': '${value}' is not a whole number of at least ${min}`);
   };
 }
 
@@ -472,7 +472,7 @@ export const FLAGS: readonly Flag[] = Object.freeze([
           .test(value)
       ) {
         (cli.shardFlags ??= {}).peersDns = { value, source };
-      } else problems.push(`${source}: '${value}' is not a DNS name`);
+      } else problems.push(`'${source}': '${value}' is not a DNS name`);
     },
   }),
   defineFlag({
@@ -487,7 +487,7 @@ export const FLAGS: readonly Flag[] = Object.freeze([
     apply(cli, { value, source }, problems) {
       const ms = parseDuration(value);
       if (ms !== undefined && ms >= 100) (cli.shardFlags ??= {}).intervalMs = { value: ms, source };
-      else problems.push(`${source}: '${value}' is not a duration of at least 100ms`);
+      else problems.push(`'${source}': '${value}' is not a duration of at least 100ms`);
     },
   }),
   defineFlag({
@@ -501,7 +501,9 @@ export const FLAGS: readonly Flag[] = Object.freeze([
     apply(cli, { value, source }, problems) {
       const server = parseNameServer(value);
       if (server) (cli.shardFlags ??= {}).nameServer = { value: server, source };
-      else problems.push(`${source}: '${value}' is not IP[:PORT] (e.g. 10.96.0.10, [fd00::a]:53)`);
+      else {problems.push(
+          `'${source}': '${value}' is not IP[:PORT] (e.g. 10.96.0.10, [fd00::a]:53)`,
+        );}
     },
   }),
   defineFlag({
@@ -584,7 +586,7 @@ export function canonicalIp(value: string): string | undefined {
 function resolveShard(f: ShardFlags, problems: string[]): ShardSettings | undefined {
   const replication = f.replication?.value ?? 1;
   const unused = (given: Given<unknown> | undefined, why: string) => {
-    if (given) problems.push(`${given.source}: ${why}`);
+    if (given) problems.push(`'${given.source}': ${why}`);
   };
   if (f.peersDns) {
     unused(f.count, `not used with ${f.peersDns.source} (the replicas are the ones DNS lists)`);
@@ -592,9 +594,9 @@ function resolveShard(f: ShardFlags, problems: string[]): ShardSettings | undefi
     const self = f.self ? canonicalIp(f.self.value) : undefined;
     if (!f.self) {
       problems.push(
-        `${f.peersDns.source}: this replica's own address among the records is needed: set POD_IP (the downward API's status.podIP) or --shard.self`,
+        `'${f.peersDns.source}': this replica's own address among the records is needed: set POD_IP (the downward API's status.podIP) or --shard.self`,
       );
-    } else if (!self) problems.push(`${f.self.source}: '${f.self.value}' is not an IP address`);
+    } else if (!self) problems.push(`'${f.self.source}': '${f.self.value}' is not an IP address`);
     if (!self) return undefined;
     return {
       mode: "dns",
@@ -621,30 +623,30 @@ function resolveShard(f: ShardFlags, problems: string[]): ShardSettings | undefi
     if (ordinal !== undefined) index = { value: Number(ordinal), source: "POD_NAME" };
     else {
       problems.push(
-        `POD_NAME: '${f.podName.value}' does not end in -<ordinal> (a StatefulSet pod's name); set --shard.index`,
+        `'POD_NAME': '${f.podName.value}' does not end in -<ordinal> (a StatefulSet pod's name); set --shard.index`,
       );
       return undefined;
     }
   }
   if (!index && count > 1) {
     problems.push(
-      `${f.count.source}: ${count} replicas need this one's --shard.index (or a POD_NAME ending in its ordinal, as in a StatefulSet)`,
+      `'${f.count.source}': ${count} replicas need this one's --shard.index (or a POD_NAME ending in its ordinal, as in a StatefulSet)`,
     );
     return undefined;
   }
   const i = index?.value ?? 0;
   if (i >= count) {
     problems.push(
-      `${index!.source}: ${i} is not below ${f.count.source} ${count} (indices are 0 to ${
+      `'${index!.source}': ${i} is not below ${f.count.source} ${count} (indices are 0 to ${
         count - 1
       })`,
     );
   }
   if (replication > count) {
     problems.push(
-      `${
+      `'${
         f.replication!.source
-      }: ${replication} is more than ${f.count.source} ${count} (each target is checked by at most every replica)`,
+      }': ${replication} is more than ${f.count.source} ${count} (each target is checked by at most every replica)`,
     );
   }
   return { mode: "static", count, index: i, replication };
