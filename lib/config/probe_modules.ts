@@ -92,7 +92,7 @@ export const MODULE_KEYS: readonly { readonly key: string; readonly ours: string
   { key: "http.fail_if_not_ssl", ours: "fails when the final response did not" },
   {
     key: "http.fail_if_body_matches_regexp",
-    ours: "fails when the body matches any (JavaScript syntax; leading `(?i)` etc. as in Go)",
+    ours: "fails when the body matches any (RE2 syntax, as Go's regexp: `(?i)` etc.)",
   },
   {
     key: "http.fail_if_body_not_matches_regexp",
