@@ -15,6 +15,7 @@
 
 import { BadInputError } from "../util/bad_input.ts";
 import type { ConfigOverrides, ShardSettings } from "./schema.ts";
+import { resolveShard, type ShardFlags } from "./shard_flags.ts";
 import { parseDuration } from "./units.ts";
 import type { LogFormat, LogLevel } from "../util/log.ts";
 
@@ -79,19 +80,6 @@ export interface CliOptions {
   checkConfig: boolean;
   help: boolean;
   version: boolean;
-}
-
-/** The `--shard.*` flags as given (number-valued ones parsed), before they are checked together. */
-export interface ShardFlags {
-  count?: Given<number>;
-  index?: Given<number>;
-  /** POD_NAME, read for the index when `--shard.index` is not given. */
-  podName?: Given<string>;
-  replication?: Given<number>;
-  peersDns?: Given<string>;
-  intervalMs?: Given<number>;
-  nameServer?: Given<{ ipAddr: string; port: number }>;
-  self?: Given<string>;
 }
 
 /** The `--help` sections, in the order they are shown. */
@@ -420,7 +408,7 @@ export const FLAGS: readonly Flag[] = Object.freeze([
     },
   }),
   // -------------------------------------------------------------- Sharding
-  // Read together by resolveShard() below; docs/kubernetes.md ("Sharding") explains them.
+  // Read together by resolveShard() (shard_flags.ts); docs/kubernetes.md ("Sharding") explains them.
   defineFlag({
     name: "shard.count",
     env: ["UPTIME_EXPORTER_SHARD_COUNT"],
@@ -558,99 +546,6 @@ export const FLAGS: readonly Flag[] = Object.freeze([
     apply: toggle((cli, on) => (cli.version = on)),
   }),
 ]);
-
-/**
- * An IP address in its canonical form (`FD00::A1` → `fd00::a1`), as DNS
- * answers carry it; undefined when `value` is not one.
- */
-export function canonicalIp(value: string): string | undefined {
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(value)) {
-    return value.split(".").every((octet) => Number(octet) <= 255)
-      ? value.split(".").map(Number).join(".")
-      : undefined;
-  }
-  if (!value.includes(":")) return undefined;
-  try {
-    const host = new URL(`http://[${value.replace(/^\[|\]$/g, "")}]/`).hostname;
-    return host.slice(1, -1);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The `--shard.*` flags checked together: a DNS fleet, a static fleet of
- * N (its index from `--shard.index` or POD_NAME's ordinal), or none.
- * Problems name the flag or variable each value came from.
- */
-function resolveShard(f: ShardFlags, problems: string[]): ShardSettings | undefined {
-  const replication = f.replication?.value ?? 1;
-  const unused = (given: Given<unknown> | undefined, why: string) => {
-    if (given) problems.push(`'${given.source}': ${why}`);
-  };
-  if (f.peersDns) {
-    unused(f.count, `not used with ${f.peersDns.source} (the replicas are the ones DNS lists)`);
-    unused(f.index, `not used with ${f.peersDns.source} (the replicas are the ones DNS lists)`);
-    const self = f.self ? canonicalIp(f.self.value) : undefined;
-    if (!f.self) {
-      problems.push(
-        `'${f.peersDns.source}': this replica's own address among the records is needed: set POD_IP (the downward API's status.podIP) or --shard.self`,
-      );
-    } else if (!self) problems.push(`'${f.self.source}': '${f.self.value}' is not an IP address`);
-    if (!self) return undefined;
-    return {
-      mode: "dns",
-      peersDns: f.peersDns.value,
-      self,
-      replication,
-      intervalMs: f.intervalMs?.value ?? 5000,
-      ...(f.nameServer ? { nameServer: f.nameServer.value } : {}),
-    };
-  }
-  const needsDns = "needs --shard.peers-dns";
-  unused(f.intervalMs, needsDns);
-  unused(f.nameServer, needsDns);
-  if (f.self?.source !== "POD_IP") unused(f.self, needsDns);
-  if (!f.count) {
-    unused(f.index, "needs --shard.count");
-    unused(f.replication, "needs --shard.count or --shard.peers-dns");
-    return undefined;
-  }
-  const count = f.count.value;
-  let index = f.index;
-  if (!index && f.podName) {
-    const ordinal = /-(\d{1,9})$/.exec(f.podName.value)?.[1];
-    if (ordinal !== undefined) index = { value: Number(ordinal), source: "POD_NAME" };
-    else {
-      problems.push(
-        `'POD_NAME': '${f.podName.value}' does not end in -<ordinal> (a StatefulSet pod's name); set --shard.index`,
-      );
-      return undefined;
-    }
-  }
-  if (!index && count > 1) {
-    problems.push(
-      `'${f.count.source}': ${count} replicas need this one's --shard.index (or a POD_NAME ending in its ordinal, as in a StatefulSet)`,
-    );
-    return undefined;
-  }
-  const i = index?.value ?? 0;
-  if (i >= count) {
-    problems.push(
-      `'${index!.source}': ${i} is not below ${f.count.source} ${count} (indices are 0 to ${
-        count - 1
-      })`,
-    );
-  }
-  if (replication > count) {
-    problems.push(
-      `'${
-        f.replication!.source
-      }': ${replication} is more than ${f.count.source} ${count} (each target is checked by at most every replica)`,
-    );
-  }
-  return { mode: "static", count, index: i, replication };
-}
 
 /** How a flag is written on the command line: `--name`, or `-h` for one letter. */
 export function spelling(name: string): string {
