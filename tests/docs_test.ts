@@ -12,7 +12,8 @@
 import assert from "node:assert/strict";
 import { buildConfig } from "../lib/config/validate.ts";
 import { ResultsStore } from "../lib/metrics/results.ts";
-import { apiConfigStatus, apiTarget } from "../lib/server/api.ts";
+import { apiConfigStatus, apiTarget, targetsResponse } from "../lib/server/api.ts";
+import type { ShardSummary } from "../lib/server/status_page.ts";
 import { ROOT } from "./_helpers/exporter.ts";
 
 const README = Deno.readTextFileSync(`${ROOT}/README.md`);
@@ -162,4 +163,15 @@ Deno.test("docs/endpoints.md's JSON API tables list exactly what the API answers
   store.applyConfig(buildConfig("targets: [https://a.example/]"));
   assert.deepEqual(tableFields(doc, "`data.targets`"), Object.keys(apiTarget(store.states[0]!)));
   assert.deepEqual(tableFields(doc, "`data.config`"), Object.keys(apiConfigStatus()));
+  // Typed, so a field added to ShardSummary fails `deno check` here until it is documented.
+  const shard: ShardSummary = {
+    mode: "static",
+    index: 1,
+    count: 3,
+    replication: 2,
+    configured: 1,
+    checked: 1,
+  };
+  const answer = targetsResponse(store.states, { shard });
+  assert.deepEqual(tableFields(doc, "`data.shard`"), Object.keys(answer.data.shard ?? {}));
 });
